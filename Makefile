@@ -1,0 +1,100 @@
+# koden — one plain Makefile (STYLE.md 12).
+#   make            build koden and libkoden into $(B)/
+#   make test       install missing Debian packages, build, run every test
+#   make check      the same tests under AddressSanitizer + UBSan
+#   make fuzz       build one libFuzzer target per parser (clang)
+#   make bench      benchmarks side by side with their peers (bench/)
+#   make demo       the main job on the embedded default
+#   V=1             show the commands
+
+B ?= build
+CC ?= cc
+PKGS = libsodium
+TEST_PKGS = cmocka jansson
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+OPT ?= -O2 -g
+CFLAGS_ALL = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+	-Wall -Wextra -Werror=implicit -Wshadow -Wstrict-prototypes \
+	-Wformat=2 -Wvla -fstack-protector-strong -MMD -MP -Isrc \
+	$(OPT) $(SAN) $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) $(LDLIBS)
+TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+LIB_SRC = $(sort $(wildcard src/lib/*.c src/crypto/*.c src/telegram/*.c))
+CLI_SRC = $(sort $(wildcard src/cli/*.c))
+UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
+UNIT_HELP = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+FUZZ_SRC = $(sort $(wildcard fuzz/fuzz_*.c))
+
+LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+UNIT_HELP_OBJ = $(UNIT_HELP:%.c=$(B)/%.o)
+
+.PHONY: all deps test check fuzz fuzz-run bench demo clean
+all: $(B)/koden $(B)/libkoden.a
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(B)/libkoden.a: $(LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/koden: $(CLI_OBJ) $(B)/libkoden.a
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELP_OBJ) $(B)/libkoden.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(TEST_LIBS) $(LDLIBS_ALL)
+
+# Debian packages the project needs, installed when missing.
+deps:
+	$(Q)scripts/install-deps.sh
+
+tests: $(B)/koden $(UNIT_BIN)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)B=$(B) tests/run.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" tests
+	$(Q)B=build-asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh
+
+# libFuzzer targets: clang only.  Library built again with coverage.
+FUZZ_CFLAGS = -fsanitize=fuzzer-no-link,address,undefined
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory B=build-fuzz CC=clang OPT="-O1 -g" \
+		SAN="$(FUZZ_CFLAGS)" $(FUZZ_SRC:fuzz/%.c=build-fuzz/fuzz/%)
+
+$(B)/fuzz/%: fuzz/%.c $(B)/libkoden.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
+
+# Run each fuzz target for FUZZ_SECONDS on its seed corpus.
+FUZZ_SECONDS ?= 60
+fuzz-run: fuzz
+	$(Q)scripts/fuzz-run.sh $(FUZZ_SECONDS)
+
+bench: deps all
+	$(Q)bench/seal.sh
+
+demo: deps all
+	$(Q)scripts/demo.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
