@@ -81,7 +81,7 @@ fuzz: deps
 $(B)/fuzz/%: fuzz/%.c $(B)/libkoden.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ $@")
-	$(Q)$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $(filter %.c %.a,$^) $(LDLIBS_ALL)
 
 # Run each fuzz target for FUZZ_SECONDS on its seed corpus.
 FUZZ_SECONDS ?= 60
@@ -97,4 +97,4 @@ demo: deps all
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -type f -name '*.d' 2>/dev/null)

@@ -28,6 +28,29 @@
 #define KF_END "-----END KODEN SECRET KEY-----"
 #define KF_RAW_MAX 512
 
+/*
+ * 1 if every byte of s[0..n) is in the base64 alphabet (url-safe or
+ * standard with '=' padding).  Checked before sodium_base642bin: libsodium
+ * 1.0.18 takes some bytes >= 0x80 for alphabet characters, so a corrupted
+ * string could otherwise decode (found by fuzz/fuzz_pubkey.c).
+ */
+static int
+b64_alphabet_ok(const char *s, size_t n, int urlsafe)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9'))
+			continue;
+		if (urlsafe ? (c == '-' || c == '_') :
+		    (c == '+' || c == '/' || c == '='))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
 static int
 identity_alloc(struct identity **out)
 {
@@ -149,7 +172,8 @@ pubkey_decode(struct pubkey *pk, const char *s, struct kerr *e)
 		return kerr_set(e, KERR_FORMAT,
 		    "not a koden public key (expected it to begin with '%s')",
 		    PUBKEY_PREFIX);
-	if (sodium_base642bin(raw, sizeof(raw), s + pre, n - pre, NULL, &rawlen,
+	if (!b64_alphabet_ok(s + pre, n - pre, 1) ||
+	    sodium_base642bin(raw, sizeof(raw), s + pre, n - pre, NULL, &rawlen,
 	    &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    end != s + n || rawlen != sizeof(raw))
 		return kerr_set(e, KERR_FORMAT,
@@ -357,7 +381,8 @@ kf_unarmor(struct buf *raw, const uint8_t *p, size_t len, struct kerr *e)
 		    "missing '%s'", state == 0 ? KF_BEGIN : KF_END);
 	if (buf_reserve(raw, KF_RAW_MAX) != 0)
 		return KERR_NOMEM;
-	if (sodium_base642bin(raw->p, KF_RAW_MAX, b64, b64_len, NULL, &rawlen,
+	if (!b64_alphabet_ok(b64, b64_len, 0) ||
+	    sodium_base642bin(raw->p, KF_RAW_MAX, b64, b64_len, NULL, &rawlen,
 	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
 		sodium_memzero(b64, sizeof(b64));
 		return kerr_set(e, KERR_FORMAT, "key file: the key block is "

@@ -106,6 +106,32 @@ test_pubkey_hostile(void **state)
 	identity_free(id);
 }
 
+/*
+ * Regression (fuzz_pubkey): libsodium 1.0.18's base64 decoder accepts some
+ * bytes >= 0x80; a key with one character replaced by one must be refused.
+ */
+static void
+test_pubkey_high_bytes(void **state)
+{
+	struct identity *id;
+	struct pubkey pk;
+	char s[PUBKEY_STR_MAX];
+
+	(void)state;
+	assert_int_equal(identity_generate(&id, NULL), 0);
+	pubkey_encode(s, &id->pub);
+	for (size_t i = 9; i < strlen(s); i++) {
+		for (int c = 0x80; c <= 0xff; c++) {
+			char save = s[i];
+
+			s[i] = (char)c;
+			assert_int_equal(pubkey_decode(&pk, s, NULL), KERR_FORMAT);
+			s[i] = save;
+		}
+	}
+	identity_free(id);
+}
+
 static void
 test_hint(void **state)
 {
@@ -315,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_pubkey_roundtrip),
 		cmocka_unit_test(test_pubkey_every_typo),
 		cmocka_unit_test(test_pubkey_hostile),
+		cmocka_unit_test(test_pubkey_high_bytes),
 		cmocka_unit_test(test_hint),
 		cmocka_unit_test(test_name),
 		cmocka_unit_test(test_keyfile_plain),
