@@ -24,6 +24,10 @@ printf '%-12s ' "K. SATO"
 printf '%-12s ' "T. YAMADA"
 "$KODEN" keygen --name "T. YAMADA" -o "$D/yamada.key" | tee "$D/yamada.pub"
 ls -l "$D"/*.key | awk '{print $1, $NF}' | sed "s|$D/||"
+# the roster a reader trusts (issue 3 makes this HQ's signed directory)
+for n in TOKYO WASHINGTON BEIJING GENEVA; do echo "$(cat "$D/$n.pub") $n"; done >"$D/roster"
+echo "$(cat "$D/sato.pub") K. SATO" >>"$D/roster"
+echo "$(cat "$D/yamada.pub") T. YAMADA" >>"$D/roster"
 
 cat >"$D/flash.txt" <<'T'
 FROM: TOKYO
@@ -55,7 +59,7 @@ if grep -aq "missile" "$D/flash.sealed"; then echo "PLAINTEXT LEAKED"; exit 1; f
 echo "(no word of the text appears in the sealed file)"
 
 step "WASHINGTON opens it"
-run "$KODEN" open -i "$D/WASHINGTON.key" -S "$D/sato.pub" "$D/flash.sealed"
+run "$KODEN" open -i "$D/WASHINGTON.key" -S "$D/roster" "$D/flash.sealed"
 
 cat >"$D/routine.txt" <<'T'
 FROM: GENEVA
@@ -73,7 +77,7 @@ to the Council's website.
 T
 step "A ROUTINE telegram from GENEVA to HQ, signed by the post's own key"
 run "$KODEN" seal -i "$D/GENEVA.key" -r "$(cat "$D/TOKYO.pub")" -o "$D/routine.sealed" "$D/routine.txt"
-run "$KODEN" open -i "$D/TOKYO.key" "$D/routine.sealed"
+run "$KODEN" open -i "$D/TOKYO.key" -S "$D/roster" "$D/routine.sealed"
 
 cat >"$D/nodis.txt" <<'T'
 FROM: TOKYO
@@ -95,15 +99,15 @@ run "$KODEN" inspect "$D/nodis.sealed" | grep -E '^(precedence|to|recipients)'
 echo "-- the post's own key cannot open it:"
 run "$KODEN" open -i "$D/WASHINGTON.key" "$D/nodis.sealed" || echo "(exit $?)"
 echo "-- the Ambassador can:"
-run "$KODEN" open -i "$D/yamada.key" "$D/nodis.sealed"
+run "$KODEN" open -i "$D/yamada.key" -S "$D/roster" "$D/nodis.sealed"
 
 step "Tampering in transit is detected"
 cp "$D/flash.sealed" "$D/tampered.sealed"
 printf 'X' | dd of="$D/tampered.sealed" bs=1 seek=900 conv=notrunc status=none
 run "$KODEN" open -i "$D/WASHINGTON.key" "$D/tampered.sealed" || echo "(exit $?)"
 
-step "A telegram from an unexpected drafter is refused"
-run "$KODEN" open -i "$D/TOKYO.key" -S "$D/sato.pub" "$D/routine.sealed" || echo "(exit $?)"
+step "HQ accepts only telegrams drafted by K. SATO: GENEVA's is refused"
+run "$KODEN" open -i "$D/TOKYO.key" -s "$(cat "$D/sato.pub")" "$D/routine.sealed" || echo "(exit $?)"
 
 step "A malformed draft is refused with line and field"
 sed 's/PRECEDENCE: ROUTINE/PRECEDENCE: URGENT/' "$D/routine.txt" >"$D/bad.txt"

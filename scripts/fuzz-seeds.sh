@@ -24,6 +24,7 @@ for d in fuzz/corpus/draft/*; do
 		-o "fuzz/corpus/envelope/seed$i-2" "$d" 2>/dev/null || true
 done
 cp "$tmp/tokyo.key" fuzz/corpus/keyfile/plain
+rm -f fuzz/corpus/keyfile/encrypted
 KODEN_PASSPHRASE=seed "$KODEN" keygen --name "K. SATO" -o fuzz/corpus/keyfile/encrypted >/dev/null
 cp "$tmp/tokyo.pub" fuzz/corpus/pubkey/valid
 printf '  %s  \n' "$(cat "$tmp/other.pub")" >fuzz/corpus/pubkey/blanks

@@ -25,6 +25,7 @@
 #define TX_TAB 1
 #define TX_NL 2
 #define TX_COMMA 4
+#define TX_BIDI 8	/* bidirectional formatting characters */
 
 static const char *const prec_names[] = {
 	NULL, "ROUTINE", "PRIORITY", "IMMEDIATE", "FLASH",
@@ -107,6 +108,25 @@ quote(char out[static QUOTE_BUF], const char *s)
 }
 
 /*
+ * A bidirectional formatting character (U+061C, U+200E, U+200F,
+ * U+202A..U+202E, U+2066..U+2069), given a valid sequence of k.  Allowed in
+ * paragraphs, where right-to-left text may need them; refused in names,
+ * subjects and references, where an override could make a NODIS
+ * distribution list or a drafter's name display as something it is not.
+ */
+static int
+is_bidi(const uint8_t *p, size_t k)
+{
+	if (k == 2)
+		return p[0] == 0xd8 && p[1] == 0x9c;
+	if (k != 3 || p[0] != 0xe2)
+		return 0;
+	return (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f ||
+	    (p[2] >= 0xaa && p[2] <= 0xae))) ||
+	    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9);
+}
+
+/*
  * Why the n bytes at s are not acceptable text, or NULL: valid UTF-8, no
  * control characters (C0, DEL, C1) except those allowed, and no comma unless
  * allowed (commas separate list items).
@@ -137,6 +157,8 @@ text_why(const char *s, size_t n, int allow)
 				return "contains a comma";
 		} else if (is_c1(p + i, k))
 			return "contains a control character";
+		else if (is_bidi(p + i, k) && !(allow & TX_BIDI))
+			return "contains a bidirectional formatting character";
 		i += k;
 	}
 	return NULL;
@@ -340,7 +362,7 @@ tg_check_para(const char *s, struct kerr *e)
 		return kerr_set(e, KERR_TOOBIG,
 		    "paragraph is %zu bytes, over the limit of %d", n,
 		    TG_BODY_MAX);
-	if ((why = text_why(s, n, TX_TAB | TX_NL | TX_COMMA)) != NULL)
+	if ((why = text_why(s, n, TX_TAB | TX_NL | TX_COMMA | TX_BIDI)) != NULL)
 		return kerr_set(e, KERR_INVALID, "paragraph %s", why);
 	if (s[0] == ' ' || s[0] == '\t')
 		return kerr_set(e, KERR_INVALID,

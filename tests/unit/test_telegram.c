@@ -1892,6 +1892,44 @@ test_id_and_prec(void **state)
 	tg_free(NULL);
 }
 
+/*
+ * Bidirectional overrides cannot hide in names, subjects or references (a
+ * NODIS distribution list must display as what it is), but right-to-left
+ * paragraphs may use them.
+ */
+static void
+test_bidi_controls(void **state)
+{
+	static const char *const marks[] = {
+		"\xe2\x80\xae", "\xe2\x80\xaa", "\xe2\x81\xa6",
+		"\xe2\x81\xa9", "\xe2\x80\x8f", "\xd8\x9c",
+	};
+	char text[1024];
+	struct tg *t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		snprintf(text, sizeof(text), L_FROM L_TO L_PREC L_CLASS
+		    "CAPTION: NODIS\nPERSONS: A. %sHTIMS\n" L_SUBJ L_DRAFTER
+		    BODY, marks[i]);
+		parse_fails(text, strlen(text), KERR_INVALID, "line 6",
+		    "PERSONS", "bidirectional");
+		snprintf(text, sizeof(text), L_FROM L_TO L_PREC L_CLASS
+		    "SUBJECT: a%sb\n" L_DRAFTER BODY, marks[i]);
+		parse_fails(text, strlen(text), KERR_INVALID, "line 5",
+		    "SUBJECT", "bidirectional");
+		snprintf(text, sizeof(text), MIN "\n1. %s\xd7\xa9\xd7\x9c\xd7"
+		    "\x95\xd7\x9d\n", marks[i]);
+		t = parse_ok(text, strlen(text));
+		tg_free(t);
+	}
+	/* a lookalike that is not a formatting character is fine */
+	snprintf(text, sizeof(text), L_FROM L_TO L_PREC L_CLASS
+	    "SUBJECT: caf\xc3\xa9 \xe2\x80\x94 talks\n" L_DRAFTER BODY);
+	t = parse_ok(text, strlen(text));
+	tg_free(t);
+}
+
 int
 main(void)
 {
@@ -1927,6 +1965,7 @@ main(void)
 		cmocka_unit_test(test_render_wraps),
 		cmocka_unit_test(test_format_dtg),
 		cmocka_unit_test(test_id_and_prec),
+		cmocka_unit_test(test_bidi_controls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
