@@ -129,13 +129,63 @@ rcpt_seen(const struct pubkey *rcpt, size_t n, const struct pubkey *pk)
 	return 0;
 }
 
+/*
+ * Append the origin block to the envelope that starts at out->p + start:
+ * one sequence number per addressee (zeros if seqs is NULL), the origin's
+ * public keys, and its signature over everything from start on.
+ */
+static int
+put_origin_block(struct buf *out, size_t start, const uint64_t *seqs,
+    size_t n_addr, const struct identity *origin)
+{
+	uint8_t sig[ENV_SIG];
+	int r;
+
+	for (size_t i = 0; i < n_addr; i++)
+		if ((r = buf_put_u64(out, seqs ? seqs[i] : 0)) != 0)
+			return r;
+	if ((r = buf_put(out, origin->pub.sign, KEY_SIGN_PK)) != 0 ||
+	    (r = buf_put(out, origin->pub.enc, KEY_ENC_PK)) != 0)
+		return r;
+	if ((r = sign_labelled(sig, env_sig_label, out->p + start,
+	    out->len - start, origin->sign_sk)) != 0)
+		return r;
+	return buf_put(out, sig, sizeof(sig));
+}
+
+int
+env_sign_origin(struct buf *env, const uint64_t *seqs, size_t n,
+    const struct identity *origin, struct kerr *e)
+{
+	struct env_header *h;
+	size_t body_len;
+	int r;
+
+	if ((h = malloc(sizeof(*h))) == NULL)
+		return KERR_NOMEM;
+	if ((r = env_inspect(h, env->p, env->len, e)) != 0)
+		goto out;
+	if (n != h->n_addr) {
+		r = kerr_set(e, KERR_INVALID, "%zu sequence numbers for %u "
+		    "addressees", n, h->n_addr);
+		goto out;
+	}
+	body_len = h->body_len;
+	env->len = body_len;
+	if ((r = put_origin_block(env, 0, seqs, n, origin)) != 0)
+		kerr_set(e, r, "cannot sign the envelope: %s", kerr_str(r));
+out:
+	free(h);
+	return r;
+}
+
 int
 env_seal(struct buf *out, const struct tg *t, const struct identity *drafter,
     const struct identity *origin, const struct pubkey *rcpt, size_t n,
     struct kerr *e)
 {
 	static const uint8_t zero_nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-	uint8_t ck[ENV_KEY], sig[ENV_SIG];
+	uint8_t ck[ENV_KEY];
 	struct hpke_ctx hc;
 	struct buf pt;
 	size_t start = out->len, n_wraps = 0, hdr_len;
@@ -175,8 +225,7 @@ env_seal(struct buf *out, const struct tg *t, const struct identity *drafter,
 		const char *name = action ? t->to.v[i] : t->info.v[i - t->to.n];
 
 		if ((r = buf_put_str8(out, name)) != 0 ||
-		    (r = buf_put_u8(out, action ? ENV_ACTION : ENV_INFO)) != 0 ||
-		    (r = buf_put_u64(out, 0)) != 0)
+		    (r = buf_put_u8(out, action ? ENV_ACTION : ENV_INFO)) != 0)
 			goto toobig;
 	}
 	if ((r = buf_put_u32(out, (uint32_t)pt.len)) != 0 ||
@@ -214,14 +263,9 @@ env_seal(struct buf *out, const struct tg *t, const struct identity *drafter,
 	    pt.p, pt.len, out->p + start, hdr_len, NULL, zero_nonce, ck);
 	out->len += pt.len + ENV_TAG;
 
-	/* origin signature */
-	if ((r = buf_put(out, origin->pub.sign, KEY_SIGN_PK)) != 0 ||
-	    (r = buf_put(out, origin->pub.enc, KEY_ENC_PK)) != 0)
-		goto toobig;
-	if ((r = sign_labelled(sig, env_sig_label, out->p + start,
-	    out->len - start, origin->sign_sk)) != 0)
-		goto out;
-	if ((r = buf_put(out, sig, sizeof(sig))) != 0)
+	/* origin block, not yet numbered */
+	if ((r = put_origin_block(out, start, NULL, t->to.n + t->info.n,
+	    origin)) != 0)
 		goto toobig;
 	goto out;
 toobig:
@@ -312,11 +356,11 @@ env_inspect(struct env_header *h, const uint8_t *p, size_t len, struct kerr *e)
 
 		if ((r = rd_post(&rd, a->name)) != 0)
 			goto bad_field;
-		if (rd_u8(&rd, &a->role) != 0 || rd_u64(&rd, &a->seq) != 0)
+		if (rd_u8(&rd, &a->role) != 0)
 			goto trunc;
 		if (a->role != ENV_ACTION && a->role != ENV_INFO)
 			return kerr_set(e, KERR_FORMAT, "byte %zu: addressee "
-			    "%zu has unknown role %u", rd.off - 9, i + 1,
+			    "%zu has unknown role %u", rd.off - 1, i + 1,
 			    a->role);
 	}
 	if (rd_u32(&rd, &h->padded_size) != 0 || rd_u16(&rd, &h->n_wraps) != 0)
@@ -336,6 +380,10 @@ env_inspect(struct env_header *h, const uint8_t *p, size_t len, struct kerr *e)
 	if (rd_left(&rd) < (size_t)h->padded_size + ENV_TAG)
 		goto trunc;
 	rd.off += (size_t)h->padded_size + ENV_TAG;
+	h->body_len = rd.off;
+	for (size_t i = 0; i < h->n_addr; i++)
+		if (rd_u64(&rd, &h->addr[i].seq) != 0)
+			goto trunc;
 	if (rd_copy(&rd, h->origin_pk.sign, KEY_SIGN_PK) != 0 ||
 	    rd_copy(&rd, h->origin_pk.enc, KEY_ENC_PK) != 0)
 		goto trunc;

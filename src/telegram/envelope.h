@@ -4,7 +4,8 @@
  *   routing header (cleartext; AEAD associated data; origin-signed)
  *   wraps: per recipient, key-id hint || HPKE enc || HPKE-sealed content key
  *   ciphertext: AEAD(content key, padded signed inner telegram)
- *   origin signature over everything before it
+ *   origin block: per-destination sequence numbers, origin keys, and the
+ *   origin's signature over everything before it
  *
  * The relay can check the origin signature and read the routing header
  * without any decryption key; only a recipient can open the ciphertext.
@@ -34,7 +35,7 @@ enum env_role { ENV_ACTION = 1, ENV_INFO = 2 };
 struct env_addressee {
 	char name[TG_POST_MAX + 1];
 	uint8_t role;		/* enum env_role */
-	uint64_t seq;		/* per-destination sequence number, 0 = none */
+	uint64_t seq;		/* per-destination sequence number, 0 = none (origin block) */
 };
 
 /* The routing header as decoded; everything here is cleartext. */
@@ -51,6 +52,7 @@ struct env_header {
 	uint16_t n_wraps;
 	struct pubkey origin_pk;	/* who signed the envelope */
 	size_t header_len;	/* bytes of routing header incl. wraps */
+	size_t body_len;	/* header, wraps and ciphertext: all but the origin block */
 	size_t total_len;	/* bytes of the whole envelope */
 };
 
@@ -62,6 +64,16 @@ struct env_header {
 int env_seal(struct buf *out, const struct tg *t,
     const struct identity *drafter, const struct identity *origin,
     const struct pubkey *rcpt, size_t n, struct kerr *e) KODEN_WUR;
+
+/*
+ * Replace the origin block of a whole envelope (which must pass
+ * env_inspect): number it with one sequence number per addressee, in
+ * routing-header order, and sign it with origin.  The origin node does this
+ * when it accepts a telegram sealed by an officer; the ciphertext and the
+ * drafter's signature are untouched.
+ */
+int env_sign_origin(struct buf *env, const uint64_t *seqs, size_t n,
+    const struct identity *origin, struct kerr *e) KODEN_WUR;
 
 /*
  * Parse the routing header and check the origin signature; no key needed.

@@ -304,6 +304,48 @@ test_duplicates_and_limits(void **state)
 	identity_free(r2);
 }
 
+/* The origin node numbers and re-signs an officer's envelope. */
+static void
+test_sign_origin(void **state)
+{
+	struct identity *d = ident(NULL), *node = ident("TOKYO"), *r1 = ident(NULL);
+	struct identity *rs[] = { r1 };
+	struct env_header *h = calloc(1, sizeof(*h));
+	struct tg *t = make_tg(draft_text);
+	const uint64_t seqs[3] = { 17, 4, 900 };
+	struct buf env;
+	struct kerr e = { "" };
+	size_t len;
+
+	(void)state;
+	seal(&env, t, d, d, rs, 1);
+	assert_int_equal(env_inspect(h, env.p, env.len, NULL), 0);
+	assert_int_equal(h->addr[0].seq, 0);
+	assert_true(pubkey_equal(&h->origin_pk, &d->pub));
+	len = env.len;
+	assert_int_equal(env_sign_origin(&env, seqs, 2, node, &e), KERR_INVALID);
+	assert_int_equal(env.len, len);
+	assert_int_equal(env_sign_origin(&env, seqs, 3, node, &e), 0);
+	assert_int_equal(env.len, len);
+	assert_int_equal(env_inspect(h, env.p, env.len, NULL), 0);
+	assert_true(pubkey_equal(&h->origin_pk, &node->pub));
+	assert_int_equal(h->addr[0].seq, 17);
+	assert_int_equal(h->addr[1].seq, 4);
+	assert_int_equal(h->addr[2].seq, 900);
+	assert_int_equal(try_open(&env, r1, NULL), 0);
+	/* a changed sequence number breaks the origin signature */
+	env.p[h->body_len + 7] ^= 1;
+	assert_int_equal(env_inspect(h, env.p, env.len, NULL), KERR_SIGNATURE);
+	/* and an envelope that does not verify cannot be re-signed */
+	assert_int_equal(env_sign_origin(&env, seqs, 3, node, &e), KERR_SIGNATURE);
+	buf_free(&env);
+	free(h);
+	tg_free(t);
+	identity_free(d);
+	identity_free(node);
+	identity_free(r1);
+}
+
 /* Sizes leak only the padding bucket. */
 static void
 test_padding(void **state)
@@ -403,12 +445,10 @@ forge(struct buf *out, const struct forge *f)
 		assert_int_equal(buf_put_str8(out, act ? t->to.v[i] :
 		    t->info.v[i - t->to.n]), 0);
 		assert_int_equal(buf_put_u8(out, act ? 1 : 2), 0);
-		assert_int_equal(buf_put_u64(out, 0), 0);
 	}
 	if (f->extra_to != NULL) {
 		assert_int_equal(buf_put_str8(out, f->extra_to), 0);
 		assert_int_equal(buf_put_u8(out, 1), 0);
-		assert_int_equal(buf_put_u64(out, 0), 0);
 	}
 	assert_int_equal(buf_put_u32(out, (uint32_t)pt.len), 0);
 	assert_int_equal(buf_put_u16(out, 1), 0);
@@ -429,7 +469,9 @@ forge(struct buf *out, const struct forge *f)
 	if (f->flip_ct)
 		out->p[out->len - 100] ^= 0x10;
 
-	/* origin signature */
+	/* origin block: sequence numbers 1, 2, ..., keys, signature */
+	for (size_t i = 0; i < n_addr; i++)
+		assert_int_equal(buf_put_u64(out, i + 1), 0);
 	assert_int_equal(buf_put(out, f->origin->pub.sign, 32), 0);
 	assert_int_equal(buf_put(out, f->origin->pub.enc, 32), 0);
 	put_sig(out, "koden envelope v1", out->p, out->len,
@@ -541,6 +583,7 @@ main(void)
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_garbage_and_version),
 		cmocka_unit_test(test_duplicates_and_limits),
+		cmocka_unit_test(test_sign_origin),
 		cmocka_unit_test(test_padding),
 		cmocka_unit_test(test_forgeries),
 	};
