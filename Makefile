@@ -9,7 +9,7 @@
 
 B ?= build
 CC ?= cc
-PKGS = libsodium
+PKGS = libsodium libb2 sqlite3
 TEST_PKGS = cmocka jansson
 
 ifeq ($(V),1)
@@ -26,7 +26,9 @@ CFLAGS_ALL = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) $(LDLIBS)
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
-LIB_SRC = $(sort $(wildcard src/lib/*.c src/crypto/*.c src/telegram/*.c))
+NODE_MAIN = src/node/kodend.c
+LIB_SRC = $(filter-out $(NODE_MAIN),$(sort $(wildcard src/lib/*.c src/crypto/*.c \
+	src/telegram/*.c src/store/*.c src/node/*.c)))
 CLI_SRC = $(sort $(wildcard src/cli/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELP = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
@@ -38,7 +40,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HELP_OBJ = $(UNIT_HELP:%.c=$(B)/%.o)
 
 .PHONY: all deps test check fuzz fuzz-run bench demo clean
-all: $(B)/koden $(B)/libkoden.a
+all: $(B)/koden $(B)/kodend $(B)/libkoden.a
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,6 +54,15 @@ $(B)/koden: $(CLI_OBJ) $(B)/libkoden.a
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
+$(B)/kodend: $(B)/src/node/kodend.o $(B)/libkoden.a
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# HQ with one injected forwarding fault, for tests/system only.
+$(B)/kodend-faulty: $(B)/tests/system/kodend_faulty.o $(B)/libkoden.a
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
 $(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELP_OBJ) $(B)/libkoden.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD $@")
@@ -61,7 +72,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELP_OBJ) $(B)/libkoden.a
 deps:
 	$(Q)scripts/install-deps.sh
 
-tests: $(B)/koden $(UNIT_BIN)
+tests: $(B)/koden $(B)/kodend $(B)/kodend-faulty $(UNIT_BIN)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests

@@ -3,7 +3,7 @@
 # Run as root (or with sudo available).  Idempotent and quiet when all present.
 set -eu
 
-PKGS="make gcc pkg-config libsodium-dev libcmocka-dev libjansson-dev
+PKGS="make gcc pkg-config libsodium-dev libb2-dev libcmocka-dev libjansson-dev libsqlite3-dev
 clang libclang-rt-14-dev age gnupg hyperfine"
 
 missing=""

@@ -71,5 +71,12 @@ int cmd_pubkey(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_open(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_network(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_inbox(int argc, char **argv);
+int cmd_read(int argc, char **argv);
+int cmd_alerts(int argc, char **argv);
+int cmd_node(int argc, char **argv);
 
 #endif

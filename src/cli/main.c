@@ -15,12 +15,22 @@ static const struct verb verbs[] = {
 	{ "seal", cmd_seal, "sign and encrypt a drafted telegram to its recipients" },
 	{ "open", cmd_open, "decrypt and verify a sealed telegram, print it" },
 	{ "inspect", cmd_inspect, "show a sealed telegram's routing header (no key needed)" },
+	{ "network", cmd_network, "create HQ, enrol posts, register officers, revoke" },
+	{ "send", cmd_send, "-d NODEDIR: seal a draft and hand it to kodend for delivery" },
+	{ "status", cmd_status, "-d NODEDIR: where a sent telegram is, per addressee" },
+	{ "inbox", cmd_inbox, "-d NODEDIR: telegrams received here" },
+	{ "read", cmd_read, "-d NODEDIR: open, verify and print a received telegram" },
+	{ "alerts", cmd_alerts, "-d NODEDIR: gaps, replays, forgeries and other alerts" },
+	{ "node", cmd_node, "-d NODEDIR: this node's links and queues" },
 };
+
+/* -d NODEDIR, given before the command. */
+const char *cli_nodedir;
 
 static void
 usage(FILE *f)
 {
-	fputs("usage: koden COMMAND [OPTIONS] [ARGS]\n\ncommands:\n", f);
+	fputs("usage: koden [-d NODEDIR] COMMAND [OPTIONS] [ARGS]\n\ncommands:\n", f);
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
 	fputs("\n'koden COMMAND --help' shows a command's options.\n"
@@ -35,6 +45,11 @@ main(int argc, char **argv)
 	if (sodium_init() < 0) {
 		cli_warn("libsodium failed to initialise");
 		return EX_FAIL;
+	}
+	if (argc >= 3 && strcmp(argv[1], "-d") == 0) {
+		cli_nodedir = argv[2];
+		argc -= 2;
+		argv += 2;
 	}
 	if (argc < 2) {
 		usage(stderr);

@@ -1,0 +1,48 @@
+/*
+ * Network administration shared by kodend and the koden CLI: the node
+ * directory's files, building and signing the roster from the members table,
+ * and loading the current roster.
+ */
+#ifndef KODEN_ADMIN_H
+#define KODEN_ADMIN_H
+
+#include <stdint.h>
+
+#include "crypto/keys.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "node/directory.h"
+#include "store/store.h"
+
+#define NODE_KEY_FILE "node.key"
+#define NODE_DIRKEY_FILE "directory.key"
+#define NODE_DB_FILE "store.db"
+#define NODE_PID_FILE "kodend.pid"
+#define NODE_SOCK_FILE "api.sock"
+#define NODE_PROLOGUE "koden channel v1"
+#define NODE_ENROL_LABEL "koden enrol v1"
+#define ENROL_TTL (7 * 24 * 3600)	/* seconds an enrolment token is valid */
+
+/* NODEDIR/name into out (PATH_MAX); KERR_TOOBIG if it does not fit. */
+int node_path(char *out, size_t max, const char *nodedir, const char *name);
+
+/*
+ * Build the roster from the members table, give it the next version, sign
+ * it with dirkey and store it (meta "roster", "roster_version").  Call inside
+ * the transaction that changed the members.
+ */
+int admin_roster_rebuild(struct store *st, const struct identity *dirkey,
+    uint64_t now, struct kerr *e) KODEN_WUR;
+
+/*
+ * The stored roster, verified with dir_pk.  *found = 0 if none yet.  blob
+ * (may be NULL) receives the signed bytes.  Caller frees r.
+ */
+int admin_roster_load(struct store *st, const uint8_t dir_pk[static 32],
+    struct roster *r, struct buf *blob, int *found, struct kerr *e) KODEN_WUR;
+
+/* The message a new post signs to prove it holds its signing key. */
+int admin_enrol_message(struct buf *out, const char *name,
+    const uint8_t enc_pk[static 32]) KODEN_WUR;
+
+#endif

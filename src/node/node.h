@@ -1,0 +1,149 @@
+/*
+ * kodend's state: one node (HQ or post), its connections and its store.
+ * Single-threaded: one epoll loop; every message that must be durable is
+ * written in the loop's current transaction, and its acknowledgement is
+ * sent only after that transaction commits (group commit).
+ */
+#ifndef KODEN_NODE_H
+#define KODEN_NODE_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "crypto/keys.h"
+#include "crypto/noise.h"
+#include "lib/buf.h"
+#include "node/config.h"
+#include "node/directory.h"
+#include "node/wire.h"
+#include "store/store.h"
+
+#define CONN_IN_MAX (2 * (WIRE_FRAME_MAX + 2))
+#define CONN_OUT_HIGH (512u << 10)	/* stop filling the socket buffer here */
+#define NODE_TXN_MAX 2000		/* messages per group commit, at most */
+#define NODE_API_CONNS_MAX 64
+#define NODE_PEERS_MAX 1024
+
+enum conn_kind { CONN_PEER = 1, CONN_API = 2 };
+enum conn_state {
+	CONN_DIALING = 1,	/* post: TCP connect in progress */
+	CONN_HS = 2,		/* Noise handshake in progress */
+	CONN_OPEN = 3,
+	CONN_DEAD = 4,		/* closed; freed at the end of the loop turn */
+};
+
+struct outmsg {
+	struct outmsg *next;
+	uint8_t type;
+	uint8_t prec;
+	uint32_t stream;
+	struct buf data;
+	size_t off;
+};
+
+/* An item handed to a peer and not yet acknowledged. */
+struct inflight {
+	struct store_qitem it;
+};
+
+struct conn {
+	int ev_kind;		/* first: tells epoll sources apart */
+	struct conn *next;
+	struct node *node;
+	int kind;		/* enum conn_kind */
+	int state;		/* enum conn_state */
+	int fd;
+	int initiator;
+	struct noise_hs *hs;	/* sodium_malloc'ed during the handshake */
+	struct noise_cs tx, rx;
+	struct buf in, out;
+	struct outmsg *q;
+	uint32_t next_stream;
+	struct wire_rx wrx;
+	char peer[33];		/* the peer's name, once authenticated */
+	uint64_t deadline;	/* ms: handshake must finish by then */
+	uint64_t last_rx;	/* ms */
+	int ping_sent;
+	int synced;		/* HQ: the post's SYNC arrived */
+	struct wire_sync sync;
+	struct inflight *fl;
+	size_t n_fl, cap_fl;
+	int enrolling;		/* post: this handshake enrols */
+	uint32_t want;		/* epoll events currently registered */
+};
+
+struct pending {
+	struct conn *c;
+	uint8_t kind;		/* 1 ack on a peer, 2 API reply */
+	struct wire_ack ack;
+	struct buf reply;	/* API: the whole framed reply */
+};
+
+struct node {
+	int ev_kind;
+	char dir[PATH_MAX];
+	struct config cfg;
+	struct identity *key;
+	struct identity *dirkey;	/* HQ only */
+	struct noise_keypair nk;
+	struct store *st;
+	struct roster roster;
+	struct buf roster_blob;
+	int have_roster;
+	int epfd, listen_fd, api_fd, sig_fd, lock_fd;
+	int ev_listen, ev_api, ev_sig;	/* addresses used as epoll tags */
+	struct conn *conns;
+	struct conn *hq;		/* post: the link to HQ */
+	uint64_t dial_at;
+	uint32_t backoff;
+	int stopping;
+	int in_txn;
+	size_t txn_msgs;
+	struct pending *pend;
+	size_t n_pend, cap_pend;
+	char (*dirty)[33];		/* links to pump after the commit */
+	size_t n_dirty, cap_dirty;
+	uint64_t next_tick;
+	uint64_t stat_in, stat_out;
+};
+
+uint64_t node_now_ms(void);
+
+/* Open everything in nodedir (config, keys, store, roster); no sockets yet. */
+int node_open(struct node *n, const char *nodedir, struct kerr *e) KODEN_WUR;
+/* Listen (HQ), bind the API socket, run until SIGTERM/SIGINT. */
+int node_run(struct node *n, struct kerr *e) KODEN_WUR;
+void node_close(struct node *n);
+
+/* Shared with the API server (nodeapi.c). */
+int node_txn(struct node *n, struct kerr *e) KODEN_WUR;
+void node_alert(struct node *n, const char *kind, const char *origin,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void node_mark_dirty(struct node *n, const char *link);
+int node_pending_reply(struct node *n, struct conn *c, struct buf *reply);
+int node_reload_roster(struct node *n, struct kerr *e) KODEN_WUR;
+int node_queue_receipt(struct node *n, const uint8_t id[static 16],
+    const char *origin, uint8_t state, const uint8_t env_hash[static 32],
+    struct kerr *e) KODEN_WUR;
+void conn_close(struct conn *c, const char *why);
+
+/*
+ * A test double of HQ's forwarding (tests/system/kodend_faulty.c): called
+ * before HQ relays a telegram to link; it may alter blob, drop the item
+ * (*send = 0, after removing it from the queue) or send extra messages with
+ * node_send_raw.  NULL in kodend: production never calls it.
+ */
+typedef void (*node_relay_hook)(struct node *n, struct conn *c,
+    const char *link, const struct store_qitem *it, struct buf *blob,
+    int *send);
+extern node_relay_hook node_test_relay_hook;
+void node_send_raw(struct conn *c, uint8_t type, uint8_t prec,
+    const uint8_t *p, size_t len);
+
+/* kodend's main, shared with the test double. */
+int kodend_main(int argc, char **argv);
+
+/* API server (nodeapi.c): handle one complete request on c. */
+void api_handle(struct node *n, struct conn *c, const uint8_t *req, size_t len);
+
+#endif

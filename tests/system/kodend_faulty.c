@@ -1,0 +1,89 @@
+/*
+ * A test double of HQ's forwarding: the real kodend with one fault injected
+ * into what HQ relays, chosen by KODEN_FAULT=KIND:N (the Nth telegram HQ
+ * relays, counting from 1):
+ *   alter:N    flip one byte of the Nth telegram's ciphertext
+ *   drop:N     drop the Nth telegram (remove it from the queue, never send)
+ *   replay:N   after the Nth telegram, send the 1st one again
+ *   reorder:N  hold the Nth telegram and send it after the (N+1)th
+ * Every fault must be detected at the receiving post (tests/system).
+ * Built only for the tests; never installed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "node/node.h"
+#include "node/wire.h"
+
+static char kind[16];
+static unsigned long at;
+static unsigned long count;
+static struct buf first, held;
+static uint8_t held_prec;
+
+static void
+fault(struct node *n, struct conn *c, const char *link,
+    const struct store_qitem *it, struct buf *blob, int *send)
+{
+	struct kerr e = { "" };
+	int found;
+
+	count++;
+	if (count == 1 && buf_put(&first, blob->p, blob->len) != 0)
+		abort();
+	if (strcmp(kind, "reorder") == 0 && count == at + 1 && held.len) {
+		/* send this one, then the held one */
+		node_send_raw(c, WIRE_TELEGRAM, it->prec, blob->p, blob->len);
+		node_send_raw(c, WIRE_TELEGRAM, held_prec, held.p, held.len);
+		held.len = 0;
+		log_warn("FAULT: reordered telegrams %lu and %lu to %s", at,
+		    at + 1, link);
+		*send = 0;
+		/* both are acknowledged by the post; keep the queue honest */
+		if (node_txn(n, &e) != 0 ||
+		    store_q_del(n->st, link, it, &found, &e) != 0)
+			abort();
+		return;
+	}
+	if (count != at)
+		return;
+	if (strcmp(kind, "alter") == 0) {
+		blob->p[blob->len / 2] ^= 0x40;
+		log_warn("FAULT: altered telegram %lu to %s", count, link);
+	} else if (strcmp(kind, "drop") == 0) {
+		*send = 0;
+		if (node_txn(n, &e) != 0 ||
+		    store_q_del(n->st, link, it, &found, &e) != 0)
+			abort();
+		log_warn("FAULT: dropped telegram %lu to %s", count, link);
+	} else if (strcmp(kind, "replay") == 0) {
+		node_send_raw(c, WIRE_TELEGRAM, it->prec, first.p, first.len);
+		log_warn("FAULT: replayed telegram 1 to %s", link);
+	} else if (strcmp(kind, "reorder") == 0) {
+		held.len = 0;
+		if (buf_put(&held, blob->p, blob->len) != 0)
+			abort();
+		held_prec = it->prec;
+		*send = 0;
+		if (node_txn(n, &e) != 0 ||
+		    store_q_del(n->st, link, it, &found, &e) != 0)
+			abort();
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *f = getenv("KODEN_FAULT");
+
+	if (f == NULL || sscanf(f, "%15[a-z]:%lu", kind, &at) != 2 || at == 0) {
+		fprintf(stderr, "kodend-faulty: set KODEN_FAULT=KIND:N\n");
+		return 2;
+	}
+	buf_init(&first, 8u << 20);
+	buf_init(&held, 8u << 20);
+	node_test_relay_hook = fault;
+	return kodend_main(argc, argv);
+}
