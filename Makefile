@@ -39,7 +39,7 @@ CLI_OBJ = $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HELP_OBJ = $(UNIT_HELP:%.c=$(B)/%.o)
 
-.PHONY: all deps test check fuzz fuzz-run bench demo clean
+.PHONY: all deps test check fuzz fuzz-run bench demo demo-seal clean
 all: $(B)/koden $(B)/kodend $(B)/libkoden.a
 
 $(B)/%.o: %.c
@@ -102,8 +102,11 @@ fuzz-run: fuzz
 bench: deps all
 	$(Q)bench/seal.sh
 
-demo: deps all
-	$(Q)scripts/demo.sh
+demo: deps all $(B)/kodend-faulty
+	$(Q)B=$(B) scripts/demo.sh
+
+demo-seal: deps all
+	$(Q)scripts/demo-seal.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -176,6 +176,17 @@ test_matches_spec(void **state)
 	assert_int_equal(strlen(t.hq_addr), TOKEN_ADDR_MAX);
 	s = encode_ok(&t);
 	assert_int_equal(strlen(s), TOKEN_STR_MAX - 1);
+	assert_int_equal(strlen(s), 402);
+	assert_int_equal(decode(s, &e), 0);
+	free_str(s);
+
+	/* the shortest: 1-byte post, "a:1" */
+	memset(&t.post, 0, sizeof(t.post));
+	memset(&t.hq_addr, 0, sizeof(t.hq_addr));
+	strcpy(t.post, "A");
+	strcpy(t.hq_addr, "a:1");
+	s = encode_ok(&t);
+	assert_int_equal(strlen(s), 196);
 	assert_int_equal(decode(s, &e), 0);
 	free_str(s);
 }
