@@ -580,7 +580,7 @@ pump(struct node *n, const char *link)
 
 			if (h == NULL && (h = malloc(sizeof(*h))) == NULL)
 				break;
-			if (env_inspect(h, blob.p, blob.len, NULL) == 0 &&
+			if (env_parse(h, blob.p, blob.len, NULL) == 0 &&
 			    (seq = env_seq_for(h, link, &prec)) != 0 &&
 			    wire_sync_has(&c->sync, h->origin, seq)) {
 				int del;

@@ -309,11 +309,10 @@ rd_post(struct rd *rd, char out[static TG_POST_MAX + 1])
 }
 
 int
-env_inspect(struct env_header *h, const uint8_t *p, size_t len, struct kerr *e)
+env_parse(struct env_header *h, const uint8_t *p, size_t len, struct kerr *e)
 {
 	struct rd rd;
 	const uint8_t *magic, *sig;
-	size_t signed_len;
 	int r;
 
 	memset(h, 0, sizeof(*h));
@@ -387,7 +386,6 @@ env_inspect(struct env_header *h, const uint8_t *p, size_t len, struct kerr *e)
 	if (rd_copy(&rd, h->origin_pk.sign, KEY_SIGN_PK) != 0 ||
 	    rd_copy(&rd, h->origin_pk.enc, KEY_ENC_PK) != 0)
 		goto trunc;
-	signed_len = rd.off;
 	if (rd_take(&rd, &sig, ENV_SIG) != 0)
 		goto trunc;
 	if (rd_left(&rd) != 0)
@@ -395,11 +393,6 @@ env_inspect(struct env_header *h, const uint8_t *p, size_t len, struct kerr *e)
 		    "the end of the sealed telegram (byte %zu)", rd_left(&rd),
 		    rd.off);
 	h->total_len = rd.off;
-	if (!verify_labelled(sig, env_sig_label, p, signed_len,
-	    h->origin_pk.sign))
-		return kerr_set(e, KERR_SIGNATURE, "origin signature does not "
-		    "verify: the sealed telegram was altered after sealing, or "
-		    "forged");
 	return 0;
 trunc:
 	return kerr_set(e, KERR_TRUNCATED, "sealed telegram is truncated: it "
@@ -408,6 +401,23 @@ bad_field:
 	return kerr_set(e, r, r == KERR_TRUNCATED ? "sealed telegram is "
 	    "truncated at byte %zu" : "byte %zu: invalid post name in the "
 	    "routing header", rd.off);
+}
+
+int
+env_inspect(struct env_header *h, const uint8_t *p, size_t len, struct kerr *e)
+{
+	size_t signed_len;
+	int r;
+
+	if ((r = env_parse(h, p, len, e)) != 0)
+		return r;
+	signed_len = h->total_len - ENV_SIG;
+	if (!verify_labelled(p + signed_len, env_sig_label, p, signed_len,
+	    h->origin_pk.sign))
+		return kerr_set(e, KERR_SIGNATURE, "origin signature does not "
+		    "verify: the sealed telegram was altered after sealing, or "
+		    "forged");
+	return 0;
 }
 
 /* Unwrap the content key with id's encryption key. */

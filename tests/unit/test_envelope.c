@@ -336,6 +336,9 @@ test_sign_origin(void **state)
 	/* a changed sequence number breaks the origin signature */
 	env.p[h->body_len + 7] ^= 1;
 	assert_int_equal(env_inspect(h, env.p, env.len, NULL), KERR_SIGNATURE);
+	/* env_parse reads structure only (for envelopes already verified) */
+	assert_int_equal(env_parse(h, env.p, env.len, NULL), 0);
+	assert_int_equal(h->addr[0].seq, 17 ^ ((uint64_t)1 << 0));
 	/* and an envelope that does not verify cannot be re-signed */
 	assert_int_equal(env_sign_origin(&env, seqs, 3, node, &e), KERR_SIGNATURE);
 	buf_free(&env);
