@@ -155,7 +155,7 @@ api_send(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 			goto fail;
 	}
 	if ((r = env_sign_origin(&env, seqs, h->n_addr, n->key, &e)) != 0 ||
-	    (r = env_inspect(h, env.p, env.len, &e)) != 0 ||
+	    (r = env_parse(h, env.p, env.len, &e)) != 0 ||
 	    (r = store_env_put(n->st, h->id, h->origin, (uint64_t)time(NULL),
 	    env.p, env.len, &ins, &e)) != 0)
 		goto fail;

@@ -163,7 +163,7 @@ env_sign_origin(struct buf *env, const uint64_t *seqs, size_t n,
 
 	if ((h = malloc(sizeof(*h))) == NULL)
 		return KERR_NOMEM;
-	if ((r = env_inspect(h, env->p, env->len, e)) != 0)
+	if ((r = env_parse(h, env->p, env->len, e)) != 0)
 		goto out;
 	if (n != h->n_addr) {
 		r = kerr_set(e, KERR_INVALID, "%zu sequence numbers for %u "

@@ -66,8 +66,8 @@ int env_seal(struct buf *out, const struct tg *t,
     const struct pubkey *rcpt, size_t n, struct kerr *e) KODEN_WUR;
 
 /*
- * Replace the origin block of a whole envelope (which must pass
- * env_inspect): number it with one sequence number per addressee, in
+ * Replace the origin block of a whole envelope that the caller has checked
+ * with env_inspect (only its structure is checked again here): number it with one sequence number per addressee, in
  * routing-header order, and sign it with origin.  The origin node does this
  * when it accepts a telegram sealed by an officer; the ciphertext and the
  * drafter's signature are untouched.
