@@ -1400,15 +1400,6 @@ conn_readable(struct node *n, struct conn *c)
 
 /* ---- listening, dialing, the API socket ----------------------------------- */
 
-static void
-set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 static int
 new_hs(struct conn *c, int initiator, const uint8_t *rs)
 {
@@ -1482,44 +1473,25 @@ accept_api(struct node *n)
 	}
 }
 
-/* Post: connect to HQ and send handshake message 1. */
+/* Post: the TCP connection to HQ is up: send handshake message 1. */
 static void
-dial(struct node *n)
+dial_connected(struct node *n, struct conn *c)
 {
-	char host[64], port[8];
-	struct addrinfo hints, *ai = NULL;
-	struct conn *c;
 	uint8_t out[512];
 	struct wire_hello hello;
-	struct kerr e = { "" };
 	struct buf b;
 	size_t olen;
-	int fd = -1, one = 1;
+	int err = 0;
+	socklen_t el = sizeof(err);
 
-	n->dial_at = node_now_ms() + (uint64_t)(n->backoff ? n->backoff : 1) * 1000;
-	if (config_split_addr(n->cfg.hq, host, port) != 0)
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+		log_debug("HQ %s unreachable: %s", n->cfg.hq, strerror(err));
+		conn_close(c, "HQ unreachable");
 		return;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL) {
-		log_warn("cannot resolve HQ address %s", n->cfg.hq);
-		goto fail;
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-		log_debug("HQ %s unreachable: %s", n->cfg.hq, strerror(errno));
-		goto fail;
-	}
-	set_nonblock(fd);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((c = conn_new(n, fd, CONN_PEER)) == NULL)
-		goto fail;
-	fd = -1;
-	n->hq = c;
-	snprintf(c->peer, sizeof(c->peer), "HQ");
 	if (new_hs(c, 1, n->cfg.hq_pk.enc) != 0) {
 		conn_close(c, "cannot start handshake");
-		goto out;
+		return;
 	}
 	memset(&hello, 0, sizeof(hello));
 	hello.version = WIRE_VERSION;
@@ -1537,14 +1509,14 @@ dial(struct node *n)
 			log_err("join_secret in %s/%s is malformed", n->dir,
 			    CONFIG_FILE);
 			conn_close(c, "no enrolment secret");
-			goto out;
+			return;
 		}
 		memcpy(hello.sign_pk, n->key->pub.sign, 32);
 		buf_init(&msg, 256);
 		if (admin_enrol_message(&msg, n->cfg.name, n->key->pub.enc) != 0) {
 			buf_free(&msg);
 			conn_close(c, "out of memory");
-			goto out;
+			return;
 		}
 		crypto_sign_detached(hello.sig, NULL, msg.p, msg.len,
 		    n->key->sign_sk);
@@ -1555,12 +1527,53 @@ dial(struct node *n)
 	    noise_hs_write(c->hs, b.p, b.len, out, sizeof(out), &olen) != 0 ||
 	    frame_put(c, out, olen) != 0) {
 		buf_free(&b);
-		conn_close(c, e.msg[0] ? e.msg : "handshake failed");
-		goto out;
+		sodium_memzero(&hello, sizeof(hello));
+		conn_close(c, "handshake failed");
+		return;
 	}
 	buf_free(&b);
 	sodium_memzero(&hello, sizeof(hello));
 	conn_flush(c);
+}
+
+/*
+ * Post: start a non-blocking connection to HQ; dial_connected() follows
+ * when it is writable.  The loop never waits on the network.
+ */
+static void
+dial(struct node *n)
+{
+	char host[64], port[8];
+	struct addrinfo hints, *ai = NULL;
+	struct conn *c;
+	int fd = -1, one = 1;
+
+	n->dial_at = node_now_ms() + (uint64_t)(n->backoff ? n->backoff : 1) * 1000;
+	if (config_split_addr(n->cfg.hq, host, port) != 0)
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL) {
+		log_warn("cannot resolve HQ address %s", n->cfg.hq);
+		goto fail;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+	    errno != EINPROGRESS)) {
+		log_debug("HQ %s unreachable: %s", n->cfg.hq, strerror(errno));
+		goto fail;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c = conn_new(n, fd, CONN_PEER)) == NULL)
+		goto fail;
+	fd = -1;
+	n->hq = c;
+	snprintf(c->peer, sizeof(c->peer), "HQ");
+	c->initiator = 1;
+	c->state = CONN_DIALING;
+	c->deadline = node_now_ms() + (uint64_t)n->cfg.handshake_timeout * 1000;
+	ev_set(c, EPOLLOUT);
 	goto out;
 fail:
 	n->backoff = n->backoff ? 2 * n->backoff : 1;
@@ -1883,6 +1896,10 @@ node_run(struct node *n, struct kerr *e)
 
 				if (c->state == CONN_DEAD)
 					continue;
+				if (c->state == CONN_DIALING) {
+					dial_connected(n, c);
+					continue;
+				}
 				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 					conn_readable(n, c);
 				if (c->state != CONN_DEAD &&
