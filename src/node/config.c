@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,8 +32,9 @@ config_split_addr(const char *addr, char host[static 64], char port[static 8])
 	size_t hl;
 	char *end;
 	long p;
+	int bracketed = addr[0] == '[';
 
-	if (addr[0] == '[') {
+	if (bracketed) {
 		const char *rb = strchr(addr, ']');
 
 		if (rb == NULL || rb[1] != ':')
@@ -46,6 +48,13 @@ config_split_addr(const char *addr, char host[static 64], char port[static 8])
 		hl = (size_t)(colon - addr);
 	}
 	if (hl == 0 || hl >= 64 || strlen(colon + 1) >= 8)
+		return KERR_INVALID;
+	/* digits only (strtol would take blanks and signs), and a bare IPv6
+	 * address must be bracketed: "[v6]:port" */
+	for (const char *q = colon + 1; *q; q++)
+		if (*q < '0' || *q > '9')
+			return KERR_INVALID;
+	if (!bracketed && memchr(addr, ':', hl) != NULL)
 		return KERR_INVALID;
 	errno = 0;
 	p = strtol(colon + 1, &end, 10);
@@ -260,7 +269,7 @@ config_save(const struct config *c, const char *nodedir, struct kerr *e)
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return kerr_set(e, KERR_IO, "%s: %s", tmp, strerror(errno));
-	if ((f = fdopen(fd, "w")) == NULL) {
+	if (fchmod(fd, 0600) != 0 || (f = fdopen(fd, "w")) == NULL) {
 		close(fd);
 		return kerr_set(e, KERR_IO, "%s: %s", tmp, strerror(errno));
 	}

@@ -1186,22 +1186,40 @@ conn_open(struct conn *c)
 	return 0;
 }
 
-/* HQ: message 1 from a post. */
+static void hs_responder_1(struct node *n, struct conn *c, const uint8_t *p,
+    size_t len, uint8_t *payload, size_t payload_max, struct wire_hello *hello);
+
+/*
+ * HQ: message 1 from a post.  The payload may hold an enrolment secret:
+ * both copies are wiped whatever happens.
+ */
 static void
 hs_responder(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 {
-	uint8_t payload[WIRE_FRAME_MAX], out[256];
+	static uint8_t payload[WIRE_FRAME_MAX];
+	struct wire_hello hello;
+
+	hs_responder_1(n, c, p, len, payload, sizeof(payload), &hello);
+	sodium_memzero(payload, sizeof(payload));
+	sodium_memzero(&hello, sizeof(hello));
+}
+
+static void
+hs_responder_1(struct node *n, struct conn *c, const uint8_t *p, size_t len,
+    uint8_t *payload, size_t payload_max, struct wire_hello *hp)
+{
+	uint8_t out[256];
 	const struct roster_entry *re;
 	const uint8_t *rs;
 	struct store_member m;
-	struct wire_hello hello;
+#define hello (*hp)
 	struct wire_welcome w;
 	struct kerr e = { "" };
 	struct buf b;
 	size_t plen, olen;
 	int found;
 
-	if (noise_hs_read(c->hs, p, len, payload, sizeof(payload), &plen) != 0) {
+	if (noise_hs_read(c->hs, p, len, payload, payload_max, &plen) != 0) {
 		conn_close(c, "handshake failed (wrong key or garbage)");
 		return;
 	}
@@ -1276,6 +1294,7 @@ hs_responder(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 	}
 	buf_free(&b);
 }
+#undef hello
 
 /* Post: message 2 from HQ. */
 static void

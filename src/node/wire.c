@@ -1,6 +1,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "node/wire.h"
 
 int
@@ -76,6 +78,9 @@ wire_rx_feed(struct wire_rx *rx, const struct wire_rec *r, int *done,
 		if (slot == WIRE_STREAMS_MAX)
 			return kerr_set(e, KERR_TOOBIG, "more than %d messages "
 			    "in progress at once", WIRE_STREAMS_MAX);
+		if (rx->total + r->len > WIRE_RX_MAX)
+			return kerr_set(e, KERR_TOOBIG, "over %u bytes of "
+			    "partial messages", WIRE_RX_MAX);
 		i = slot;
 		rx->s[i].used = 1;
 		rx->s[i].stream = r->stream;
@@ -168,15 +173,19 @@ wire_hello_decode(struct wire_hello *h, const uint8_t *p, size_t len,
 	if (h->intent == WIRE_ENROL) {
 		if (rd_copy(&rd, h->secret, 32) != 0 ||
 		    rd_copy(&rd, h->sign_pk, 32) != 0 ||
-		    rd_copy(&rd, h->sig, 64) != 0)
+		    rd_copy(&rd, h->sig, 64) != 0) {
+			sodium_memzero(h, sizeof(*h));
 			return kerr_set(e, KERR_TRUNCATED, "truncated "
 			    "enrolment hello");
+		}
 	} else if (h->intent != WIRE_CONNECT)
 		return kerr_set(e, KERR_FORMAT, "hello with unknown intent %u",
 		    h->intent);
-	if (rd_left(&rd) != 0)
+	if (rd_left(&rd) != 0) {
+		sodium_memzero(h, sizeof(*h));
 		return kerr_set(e, KERR_FORMAT, "hello has %zu trailing bytes",
 		    rd_left(&rd));
+	}
 	return 0;
 }
 
@@ -294,6 +303,9 @@ wire_sync_decode(struct wire_sync *s, const uint8_t *p, size_t len,
 		    o->origin[0] == '\0' || rd_u64(&rd, &o->hwm) != 0 ||
 		    rd_u16(&rd, &o->n_above) != 0)
 			goto bad;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(s->o[j].origin, o->origin) == 0)
+				goto bad;	/* wire_sync_has reads the first only */
 		total += o->n_above;
 		if (total > WIRE_SYNC_ABOVE_MAX ||
 		    o->n_above > rd_left(&rd) / 8)
