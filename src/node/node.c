@@ -671,18 +671,22 @@ out:
 
 /*
  * Telegraphic accounting.  For one origin, seqs number its telegrams to
- * this node.  Queues are ordered by precedence, FIFO within a precedence,
- * so a telegram may overtake only lower-precedence ones: if seq j arrives
- * with precedence p, every earlier seq with precedence >= p has arrived.
- * Hence:
+ * this node.  Every queue is ordered by precedence, FIFO within one.  A
+ * telegram travels two hops: origin -> HQ at its top precedence (the
+ * highest over its addressees) and HQ -> here at its precedence for this
+ * node.  So a later telegram k may arrive before an earlier j only if
+ * top(k) > top(j) or prec(k) > prec(j).  Hence, when j arrives:
  *   - a seq seen twice: replay (SYNC keeps honest redelivery out);
- *   - a later seq with precedence <= p already here: reordering;
- *   - j is ROUTINE (the lowest) and a seq below j is missing: a gap, at
- *     once; otherwise a seq missing for gap_timeout after a later one
- *     arrived is a gap (the periodic check).
+ *   - a later seq k already here with top(k) <= top(j) and
+ *     prec(k) <= prec(j): reordering;
+ *   - j ROUTINE on both hops and a seq below j missing: a gap, at once
+ *     (nothing could have overtaken j); any other missing seq becomes a
+ *     gap when it is still missing gap_timeout after a later one arrived
+ *     (the periodic check).
  */
+/* Alert the missing seqs from origin below `below` not alerted yet. */
 static void
-alert_gaps(struct node *n, const char *origin)
+alert_gaps(struct node *n, const char *origin, uint64_t below)
 {
 	uint64_t missing[32], alerted = 0;
 	char key[80];
@@ -697,7 +701,7 @@ alert_gaps(struct node *n, const char *origin)
 		return;
 	}
 	for (size_t i = 0; i < k; i++) {
-		if (missing[i] <= alerted)
+		if (missing[i] <= alerted || missing[i] >= below)
 			continue;
 		node_alert(n, "gap", origin, "telegram #%llu from %s is missing",
 		    (unsigned long long)missing[i], origin);
@@ -738,8 +742,8 @@ deliver_local(struct node *n, const struct env_header *h, const uint8_t *env,
 		    "arrived again", (unsigned long long)seq, h->origin);
 		goto out;	/* acknowledged, not accepted twice */
 	}
-	if ((r = store_in_put(n->st, h->origin, seq, h->id, prec, now_s(),
-	    &dup, prev, e)) != 0)
+	if ((r = store_in_put(n->st, h->origin, seq, h->id, prec,
+	    h->prec_action, now_s(), &dup, prev, e)) != 0)
 		goto out;
 	if (dup) {
 		node_alert(n, "replay", h->origin, "sequence number #%llu from "
@@ -750,12 +754,12 @@ deliver_local(struct node *n, const struct env_header *h, const uint8_t *env,
 		    "reused");
 		goto out;
 	}
-	if ((r = store_in_later_lower(n->st, h->origin, seq, prec, &later,
-	    e)) != 0)
+	if ((r = store_in_later_lower(n->st, h->origin, seq, prec,
+	    h->prec_action, &later, e)) != 0)
 		goto out;
 	if (later != 0)
 		node_alert(n, "reorder", h->origin, "telegram #%llu from %s "
-		    "arrived after #%llu of no higher precedence",
+		    "arrived after #%llu, which had no right to overtake it",
 		    (unsigned long long)seq, h->origin,
 		    (unsigned long long)later);
 	if ((r = store_env_put(n->st, h->id, h->origin, now_s(), env, len,
@@ -769,8 +773,8 @@ deliver_local(struct node *n, const struct env_header *h, const uint8_t *env,
 	ib.received = now_s();
 	if ((r = store_inbox_put(n->st, &ib, e)) != 0)
 		goto out;
-	if (prec == TG_ROUTINE)
-		alert_gaps(n, h->origin);
+	if (prec == TG_ROUTINE && h->prec_action == TG_ROUTINE)
+		alert_gaps(n, h->origin, seq);
 	receipt_env_hash(hash, env, len);
 	r = node_queue_receipt(n, h->id, h->origin, RECEIPT_DELIVERED, hash, e);
 out:
@@ -808,9 +812,16 @@ on_telegram(struct node *n, struct conn *c, struct buf *msg)
 		return;
 	}
 	if ((r = env_inspect(h, msg->p, msg->len, &ke)) != 0) {
+		char hex[TG_ID_HEX];
+
 		memcpy(ack.id, h->id, 16);
-		node_alert(n, "forgery", c->peer, "refused a telegram: %s",
-		    ke.msg);
+		tg_id_hex(hex, h->id);
+		/* the header parsed before the signature failed: name the
+		 * origin it claims and the telegram, if it got that far */
+		node_alert(n, "forgery", h->origin[0] ? h->origin : c->peer,
+		    "refused telegram %s claiming origin %s, received from %s: "
+		    "%s", h->origin[0] ? hex : "?", h->origin[0] ? h->origin :
+		    "?", c->peer, ke.msg);
 		ack.result = WIRE_ACK_REFUSED;
 		snprintf(ack.reason, sizeof(ack.reason), "%s", ke.msg);
 		goto ack;
@@ -1831,7 +1842,7 @@ tick(struct node *n)
 				if (store_in_marks(n->st, names[i], &hwm, &max,
 				    &oldest, &e) == 0 && max > hwm && oldest &&
 				    now / 1000 > oldest + n->cfg.gap_timeout)
-					alert_gaps(n, names[i]);
+					alert_gaps(n, names[i], UINT64_MAX);
 			}
 		}
 	}

@@ -161,15 +161,21 @@ int store_status_get(struct store *s, const uint8_t id[static STORE_ID],
 /* ---- telegraphic accounting, as the addressee post sees it ---------------- */
 /*
  * Record that seq (>= 1) from origin arrived as telegram id with precedence
- * prec.  *dup: 1 if this (origin, seq) was already recorded (then prev_id
- * holds the id it had).  Never overwrites.
+ * prec (its precedence for this post) and top (its precedence on the first
+ * hop: the highest over all its addressees).  *dup: 1 if this (origin, seq)
+ * was already recorded (then prev_id holds the id it had).  Never
+ * overwrites.
  */
 int store_in_put(struct store *s, const char *origin, uint64_t seq,
-    const uint8_t id[static STORE_ID], uint8_t prec, uint64_t time,
-    int *dup, uint8_t prev_id[static STORE_ID], struct kerr *e) KODEN_WUR;
-/* The lowest seq > after from origin whose prec <= prec, or 0 if none. */
+    const uint8_t id[static STORE_ID], uint8_t prec, uint8_t top,
+    uint64_t time, int *dup, uint8_t prev_id[static STORE_ID],
+    struct kerr *e) KODEN_WUR;
+/*
+ * The lowest seq > after from origin with prec <= prec and top <= top (a
+ * later telegram that had no right to overtake), or 0 if none.
+ */
 int store_in_later_lower(struct store *s, const char *origin, uint64_t after,
-    uint8_t prec, uint64_t *seq, struct kerr *e) KODEN_WUR;
+    uint8_t prec, uint8_t top, uint64_t *seq, struct kerr *e) KODEN_WUR;
 /*
  * Contiguous high-water mark: the largest h such that 1..h all arrived
  * (0 if seq 1 has not), the largest seq that arrived, and the arrival

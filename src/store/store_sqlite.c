@@ -123,6 +123,14 @@ static const char *const migrations[] = {
 	"  expires INTEGER NOT NULL,"
 	"  used INTEGER"
 	") STRICT, WITHOUT ROWID;",
+	/*
+	 * 2: a telegram's precedence on its first hop (the highest over its
+	 * addressees) joins its precedence for this post, for the accounting
+	 * rule (docs/protocol.md).  Rows from before keep FLASH, which makes
+	 * the reorder check ignore them rather than raise false alerts.
+	 */
+	"ALTER TABLE inbound ADD COLUMN top INTEGER NOT NULL DEFAULT 4"
+	"  CHECK (top BETWEEN 1 AND 4);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -202,13 +210,14 @@ static const char *const sql[ST_COUNT] = {
 	[ST_STATUS_GET] = "SELECT dest, state, time FROM status WHERE id = ?1"
 	    " ORDER BY dest",
 
-	[ST_IN_PUT] = "INSERT INTO inbound (origin, seq, id, prec, time)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (origin, seq) DO NOTHING",
+	[ST_IN_PUT] = "INSERT INTO inbound (origin, seq, id, prec, time, top)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    " ON CONFLICT (origin, seq) DO NOTHING",
 	[ST_IN_GET_ID] = "SELECT id FROM inbound WHERE origin = ?1 AND seq = ?2",
 	[ST_IN_ABOVE] = "SELECT seq FROM inbound WHERE origin = ?1 AND seq > ?2"
 	    " ORDER BY seq",
 	[ST_IN_LATER_LOWER] = "SELECT min(seq) FROM inbound"
-	    " WHERE origin = ?1 AND seq > ?2 AND prec <= ?3",
+	    " WHERE origin = ?1 AND seq > ?2 AND prec <= ?3 AND top <= ?4",
 	[ST_IN_MAX] = "SELECT max(seq) FROM inbound WHERE origin = ?1",
 	[ST_IN_OLDEST] = "SELECT min(time) FROM inbound"
 	    " WHERE origin = ?1 AND seq > ?2",
@@ -1306,8 +1315,8 @@ in_advance(struct store *s, const char *origin, struct kerr *e)
 
 int
 store_in_put(struct store *s, const char *origin, uint64_t seq,
-    const uint8_t id[static STORE_ID], uint8_t prec, uint64_t time,
-    int *dup, uint8_t prev_id[static STORE_ID], struct kerr *e)
+    const uint8_t id[static STORE_ID], uint8_t prec, uint8_t top,
+    uint64_t time, int *dup, uint8_t prev_id[static STORE_ID], struct kerr *e)
 {
 	sqlite3_stmt *st;
 	int own, r, changed = 0;
@@ -1316,6 +1325,7 @@ store_in_put(struct store *s, const char *origin, uint64_t seq,
 	memset(prev_id, 0, STORE_ID);
 	if ((r = name_check("origin", origin, 0, e)) != 0 ||
 	    (r = prec_check(prec, e)) != 0 ||
+	    (r = prec_check(top, e)) != 0 ||
 	    (r = range_check("seq", seq, e)) != 0 ||
 	    (r = range_check("time", time, e)) != 0)
 		return r;
@@ -1328,7 +1338,7 @@ store_in_put(struct store *s, const char *origin, uint64_t seq,
 	st = s->st[ST_IN_PUT];
 	if ((b_text(st, 1, origin) | b_int(st, 2, (int64_t)seq) |
 	    b_blob(st, 3, id, STORE_ID) | b_int(st, 4, prec) |
-	    b_int(st, 5, (int64_t)time)) != SQLITE_OK)
+	    b_int(st, 5, (int64_t)time) | b_int(st, 6, top)) != SQLITE_OK)
 		r = dberr(s, e, "accounting put");
 	else if ((r = step(s, st, e, "accounting put")) == 0)
 		changed = sqlite3_changes(s->db) > 0;
@@ -1362,7 +1372,7 @@ out:
 
 int
 store_in_later_lower(struct store *s, const char *origin, uint64_t after,
-    uint8_t prec, uint64_t *seq, struct kerr *e)
+    uint8_t prec, uint8_t top, uint64_t *seq, struct kerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_IN_LATER_LOWER];
 	int r;
@@ -1371,7 +1381,7 @@ store_in_later_lower(struct store *s, const char *origin, uint64_t after,
 	if ((r = name_check("origin", origin, 0, e)) != 0)
 		return r;
 	if ((b_text(st, 1, origin) | b_int(st, 2, clamp_i64(after)) |
-	    b_int(st, 3, prec)) != SQLITE_OK)
+	    b_int(st, 3, prec) | b_int(st, 4, top)) != SQLITE_OK)
 		r = dberr(s, e, "accounting later_lower");
 	else if ((r = step(s, st, e, "accounting later_lower")) == 1) {
 		*seq = col_u64(st, 0);	/* NULL (none) reads as 0 */

@@ -194,13 +194,13 @@ test_migrate_fresh_and_reopen(void **state)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 
-	assert_int_equal(store_schema_version(f->s), 1);
+	assert_int_equal(store_schema_version(f->s), 2);
 	assert_int_equal(store_meta_set_u64(f->s, "x", 42, &f->e), 0);
 	store_close(f->s);
 	f->s = NULL;
 
 	db = raw_open(f->path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1,
 	    &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -219,13 +219,47 @@ test_migrate_fresh_and_reopen(void **state)
 
 	/* Reopening migrates nothing and keeps the data. */
 	assert_int_equal(store_open(&f->s, f->path, &f->e), 0);
-	assert_int_equal(store_schema_version(f->s), 1);
+	assert_int_equal(store_schema_version(f->s), 2);
 	assert_int_equal(store_meta_get_u64(f->s, "x", &v, &found, &f->e), 0);
 	assert_int_equal(found, 1);
 	assert_int_equal(v, 42);
 	db = raw_open(f->path);
-	assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
 	sqlite3_close(db);
+}
+
+/*
+ * Upgrading a version-1 store: migration 2 adds inbound.top and keeps the
+ * rows, which take FLASH so the reorder check ignores them.
+ */
+static void
+test_migrate_from_v1(void **state)
+{
+	struct fx *f = *state;
+	uint8_t id[STORE_ID] = { 7 }, prev[STORE_ID];
+	uint64_t later = 1;
+	sqlite3 *db;
+	int dup;
+
+	assert_int_equal(store_in_put(f->s, "paris", 2, id, ROUTINE, ROUTINE,
+	    5, &dup, prev, &f->e), 0);
+	store_close(f->s);
+	f->s = NULL;
+	/* make it a version-1 store, as an older koden left it */
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE inbound DROP COLUMN top;"
+	    "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(&f->s, f->path, &f->e), 0);
+	assert_int_equal(store_schema_version(f->s), 2);
+	/* the old row survived with top = FLASH: not a later-lower for a
+	 * ROUTINE/ROUTINE arrival of seq 1, though its prec is ROUTINE */
+	assert_int_equal(store_in_later_lower(f->s, "paris", 1, ROUTINE,
+	    ROUTINE, &later, &f->e), 0);
+	assert_int_equal(later, 0);
+	assert_int_equal(store_in_later_lower(f->s, "paris", 1, ROUTINE, FLASH,
+	    &later, &f->e), 0);
+	assert_int_equal(later, 2);
 }
 
 static void
@@ -246,7 +280,7 @@ test_future_version_refused(void **state)
 	assert_int_equal(store_open(&s2, f->path, &f->e), KERR_VERSION);
 	assert_null(s2);
 	assert_non_null(strstr(f->e.msg, "has schema version 7"));
-	assert_non_null(strstr(f->e.msg, "knows up to 1"));
+	assert_non_null(strstr(f->e.msg, "knows up to 2"));
 	assert_non_null(strstr(f->e.msg, "upgrade koden"));
 	assert_non_null(strstr(f->e.msg, f->path));
 
@@ -323,7 +357,7 @@ test_file_mode(void **state)
 	assert_int_equal(store_open(&s2, p, &f->e), 0);
 	assert_int_equal(mode_of(p), 0600);
 	assert_int_equal(mode_of(side), 0600);
-	assert_int_equal(store_schema_version(s2), 1);
+	assert_int_equal(store_schema_version(s2), 2);
 	store_close(s2);
 	umask(old);
 
@@ -389,7 +423,7 @@ test_transactions(void **state)
 	    &ins, &f->e), 0);
 	assert_int_equal(ins, 1);
 	/* A multi-statement function nests as a savepoint. */
-	assert_int_equal(store_in_put(f->s, "paris", 1, id, ROUTINE, 5, &dup,
+	assert_int_equal(store_in_put(f->s, "paris", 1, id, ROUTINE, ROUTINE, 5, &dup,
 	    prev, &f->e), 0);
 	assert_int_equal(store_in_marks(f->s, "paris", &hwm, &max, &old,
 	    &f->e), 0);
@@ -966,7 +1000,7 @@ in_put(struct fx *f, const char *origin, uint64_t seq, uint8_t prec,
 	int dup;
 
 	mkid(id, (uint32_t)seq);
-	assert_int_equal(store_in_put(f->s, origin, seq, id, prec, time, &dup,
+	assert_int_equal(store_in_put(f->s, origin, seq, id, prec, prec, time, &dup,
 	    prev, &f->e), 0);
 	assert_int_equal(dup, 0);
 }
@@ -1008,32 +1042,32 @@ test_accounting(void **state)
 	 * nothing. */
 	mkid(want, 3);
 	mkid(id, 333);
-	assert_int_equal(store_in_put(f->s, "paris", 3, id, FLASH, 99, &dup,
+	assert_int_equal(store_in_put(f->s, "paris", 3, id, FLASH, FLASH, 99, &dup,
 	    prev, &f->e), 0);
 	assert_int_equal(dup, 1);
 	assert_memory_equal(prev, want, STORE_ID);
 	expect_marks(f, "paris", 4, 7, 60);
-	assert_int_equal(store_in_later_lower(f->s, "paris", 2, PRIORITY,
+	assert_int_equal(store_in_later_lower(f->s, "paris", 2, PRIORITY, FLASH,
 	    &seq, &f->e), 0);
 	assert_int_equal(seq, 3);	/* still PRIORITY, not FLASH */
 
 	/* later_lower: lowest seq > after with prec <= given. */
-	assert_int_equal(store_in_later_lower(f->s, "paris", 1, ROUTINE, &seq,
+	assert_int_equal(store_in_later_lower(f->s, "paris", 1, ROUTINE, FLASH, &seq,
 	    &f->e), 0);
 	assert_int_equal(seq, 4);
-	assert_int_equal(store_in_later_lower(f->s, "paris", 4, ROUTINE, &seq,
+	assert_int_equal(store_in_later_lower(f->s, "paris", 4, ROUTINE, FLASH, &seq,
 	    &f->e), 0);
 	assert_int_equal(seq, 7);
-	assert_int_equal(store_in_later_lower(f->s, "paris", 4, FLASH, &seq,
+	assert_int_equal(store_in_later_lower(f->s, "paris", 4, FLASH, FLASH, &seq,
 	    &f->e), 0);
 	assert_int_equal(seq, 6);
-	assert_int_equal(store_in_later_lower(f->s, "paris", 7, FLASH, &seq,
+	assert_int_equal(store_in_later_lower(f->s, "paris", 7, FLASH, FLASH, &seq,
 	    &f->e), 0);
 	assert_int_equal(seq, 0);
-	assert_int_equal(store_in_later_lower(f->s, "rome", 0, FLASH, &seq,
+	assert_int_equal(store_in_later_lower(f->s, "rome", 0, FLASH, FLASH, &seq,
 	    &f->e), 0);
 	assert_int_equal(seq, 0);
-	assert_int_equal(store_in_later_lower(f->s, "paris", UINT64_MAX, FLASH,
+	assert_int_equal(store_in_later_lower(f->s, "paris", UINT64_MAX, FLASH, FLASH,
 	    &seq, &f->e), 0);
 	assert_int_equal(seq, 0);
 
@@ -1058,13 +1092,13 @@ test_accounting(void **state)
 	assert_int_equal(n, 0);
 
 	/* Invalid. */
-	assert_int_equal(store_in_put(f->s, "paris", 0, id, ROUTINE, 1, &dup,
+	assert_int_equal(store_in_put(f->s, "paris", 0, id, ROUTINE, ROUTINE, 1, &dup,
 	    prev, &f->e), KERR_INVALID);
 	assert_int_equal(store_in_put(f->s, "paris", (uint64_t)INT64_MAX + 1,
-	    id, ROUTINE, 1, &dup, prev, &f->e), KERR_INVALID);
-	assert_int_equal(store_in_put(f->s, "paris", 9, id, 0, 1, &dup, prev,
+	    id, ROUTINE, ROUTINE, 1, &dup, prev, &f->e), KERR_INVALID);
+	assert_int_equal(store_in_put(f->s, "paris", 9, id, 0, 0, 1, &dup, prev,
 	    &f->e), KERR_INVALID);
-	assert_int_equal(store_in_put(f->s, "", 9, id, ROUTINE, 1, &dup, prev,
+	assert_int_equal(store_in_put(f->s, "", 9, id, ROUTINE, ROUTINE, 1, &dup, prev,
 	    &f->e), KERR_INVALID);
 }
 
@@ -1128,13 +1162,13 @@ test_accounting_reference(void **state)
 				continue;	/* dropped */
 			mkid(id, (uint32_t)seq);
 			assert_int_equal(store_in_put(f->s, origin, seq, id,
-			    ROUTINE, (uint64_t)i + 1, &dup, prev, &f->e), 0);
+			    ROUTINE, ROUTINE, (uint64_t)i + 1, &dup, prev, &f->e), 0);
 			assert_int_equal(dup, 0);
 			present[seq] = 1;
 			times[seq] = (uint64_t)i + 1;
 			if (randombytes_uniform(8) == 0) {
 				assert_int_equal(store_in_put(f->s, origin,
-				    seq, id, ROUTINE, 1, &dup, prev, &f->e), 0);
+				    seq, id, ROUTINE, ROUTINE, 1, &dup, prev, &f->e), 0);
 				assert_int_equal(dup, 1);
 				assert_memory_equal(prev, id, STORE_ID);
 			}
@@ -1474,7 +1508,7 @@ test_name_caps(void **state)
 	/* 64 bytes is fine everywhere... */
 	assert_int_equal(store_q_put(f->s, n64, &it, &f->e), 0);
 	assert_int_equal(store_status_set(f->s, id, n64, 1, 1, &f->e), 0);
-	assert_int_equal(store_in_put(f->s, n64, 1, id, ROUTINE, 1, &dup, prev,
+	assert_int_equal(store_in_put(f->s, n64, 1, id, ROUTINE, ROUTINE, 1, &dup, prev,
 	    &f->e), 0);
 	assert_int_equal(store_receipt_put(f->s, id, n64, 3, h, 32, &f->e), 0);
 	assert_int_equal(store_env_put(f->s, id, n64, 1, h, 32, &ins, &f->e),
@@ -1490,7 +1524,7 @@ test_name_caps(void **state)
 	assert_int_equal(store_q_put(f->s, n65, &it, &f->e), KERR_INVALID);
 	assert_int_equal(store_status_set(f->s, id, n65, 1, 1, &f->e),
 	    KERR_INVALID);
-	assert_int_equal(store_in_put(f->s, n65, 1, id, ROUTINE, 1, &dup, prev,
+	assert_int_equal(store_in_put(f->s, n65, 1, id, ROUTINE, ROUTINE, 1, &dup, prev,
 	    &f->e), KERR_INVALID);
 	assert_int_equal(store_receipt_put(f->s, id, n65, 3, h, 32, &f->e),
 	    KERR_INVALID);
@@ -1618,6 +1652,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_migrate_fresh_and_reopen),
+		T(test_migrate_from_v1),
 		T(test_future_version_refused),
 		T(test_not_a_database),
 		T(test_file_mode),
