@@ -309,6 +309,7 @@ cmd_inbox(int argc, char **argv)
 	struct buf resp;
 	struct rd rd;
 	uint16_t k;
+	uint8_t more = 0;
 	int r;
 
 	(void)argv;
@@ -322,7 +323,7 @@ cmd_inbox(int argc, char **argv)
 	if ((r = call(API_INBOX, NULL, 0, &resp)) != EX_OK)
 		goto out;
 	rd_init(&rd, resp.p, resp.len);
-	if (rd_u16(&rd, &k) != 0) {
+	if (rd_u16(&rd, &k) != 0 || rd_u8(&rd, &more) != 0) {
 		r = cli_fail(EX_FAIL, "malformed answer from kodend");
 		goto out;
 	}
@@ -359,6 +360,9 @@ cmd_inbox(int argc, char **argv)
 	}
 	if (k == 0)
 		printf("(empty)\n");
+	if (more)
+		printf("(the %u most urgent and recent are shown; older ones "
+		    "are still here: koden -d NODEDIR read ID)\n", k);
 	r = EX_OK;
 out:
 	buf_free(&resp);

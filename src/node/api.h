@@ -25,7 +25,7 @@ enum api_op {
 	API_ROSTER = 2,		/* -> signed roster */
 	API_SERIAL = 3,		/* -> u64 next serial of this post */
 	API_STATUS = 4,		/* str8 id prefix -> id[16], u16 n, n x (str8 dest, u8 state, u64 time) */
-	API_INBOX = 5,		/* -> u16 n, n x inbox entry (docs/protocol.md) */
+	API_INBOX = 5,		/* -> u16 n, u8 more, n x inbox entry (at most 500) */
 	API_READ = 6,		/* str8 id prefix -> u8 mode, ... */
 	API_MARK_READ = 7,	/* id[16] -> (empty): the officer opened it with their own key */
 	API_ALERTS = 8,		/* u64 after -> u16 n, n x alert */

@@ -283,12 +283,17 @@ api_inbox(struct node *n, struct conn *c)
 
 	buf_init(&b, API_MSG_MAX - 16);
 	buf_init(&env, ENV_MAX);
-	if (h == NULL || store_inbox_list(n->st, INBOX_MAX, &ib, &k, &e) != 0) {
+	if (h == NULL || store_inbox_list(n->st, INBOX_MAX + 1, &ib, &k,
+	    &e) != 0) {
 		reply_err(c, KERR_IO, "%s", e.msg[0] ? e.msg : "out of memory");
 		goto out;
 	}
-	if (buf_put_u16(&b, (uint16_t)k) != 0)
+	/* u16 shown, u8 1 if there are more than shown */
+	if (buf_put_u16(&b, (uint16_t)(k > INBOX_MAX ? INBOX_MAX : k)) != 0 ||
+	    buf_put_u8(&b, k > INBOX_MAX) != 0)
 		goto out;
+	if (k > INBOX_MAX)
+		k = INBOX_MAX;
 	for (size_t i = 0; i < k; i++) {
 		struct tg *t = NULL;
 		struct pubkey d;

@@ -161,9 +161,15 @@ for s in $SITES; do
 	dup_in=$(db "$d" "SELECT count(*) FROM (SELECT id FROM inbound GROUP BY id HAVING count(*) > 1)")
 	[ "$dup_in" = 0 ] && ok "$s: no telegram accepted twice under two sequence numbers" ||
 		not_ok "$s: $dup_in telegrams accepted twice"
-	# the CLI lists at most 500 (INBOX_MAX in nodeapi.c): check what it shows
-	"$KODEN" -d "$d" inbox | sed 1d | cut -d' ' -f1 >"$T/cli.$s"
+	# the CLI lists at most 500 (INBOX_MAX in nodeapi.c) and says so
+	"$KODEN" -d "$d" inbox >"$T/inbox.$s"
+	sed 1d "$T/inbox.$s" | grep -v '^(' | cut -d' ' -f1 >"$T/cli.$s"
 	shown=$(wc -l <"$T/cli.$s")
+	if [ "$want" -gt 500 ]; then
+		grep -q "^(the 500 most urgent and recent are shown" "$T/inbox.$s" &&
+			ok "$s: koden inbox says it shows 500 of $want" ||
+			not_ok "$s: koden inbox cut the list at 500 without saying so"
+	fi
 	lim=$((want < 500 ? want : 500))
 	if [ "$shown" -eq "$lim" ] && [ "$(sort -u "$T/cli.$s" | wc -l)" -eq "$shown" ] &&
 		[ -z "$(comm -23 <(sort "$T/cli.$s") <(cut -c1-12 "$T/want.$s" | sort))" ]; then
