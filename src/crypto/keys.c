@@ -15,6 +15,7 @@
 
 #define PUBKEY_CHECKSUM 4
 #define PUBKEY_RAW (KEY_SIGN_PK + KEY_ENC_PK + PUBKEY_CHECKSUM)
+#define PUBKEY_B64_LEN 91	/* base64url, no padding, of PUBKEY_RAW bytes */
 
 #define KF_MAGIC "KDNK"
 #define KF_VERSION 1
@@ -172,14 +173,19 @@ pubkey_decode(struct pubkey *pk, const char *s, struct kerr *e)
 		return kerr_set(e, KERR_FORMAT,
 		    "not a koden public key (expected it to begin with '%s')",
 		    PUBKEY_PREFIX);
+	if (n - pre != PUBKEY_B64_LEN)
+		return kerr_set(e, KERR_FORMAT,
+		    "malformed koden public key: expected %d characters of "
+		    "base64url after '%s', got %zu", PUBKEY_B64_LEN,
+		    PUBKEY_PREFIX, n - pre);
 	if (!b64_alphabet_ok(s + pre, n - pre, 1) ||
 	    sodium_base642bin(raw, sizeof(raw), s + pre, n - pre, NULL, &rawlen,
 	    &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    end != s + n || rawlen != sizeof(raw))
 		return kerr_set(e, KERR_FORMAT,
-		    "malformed koden public key: expected %zu characters of "
-		    "base64url after '%s', got %zu", (size_t)91, PUBKEY_PREFIX,
-		    n - pre);
+		    "malformed koden public key: a character is not base64url "
+		    "(A-Z a-z 0-9 - _), or the last one is not a possible "
+		    "final character: the key was mistyped");
 	pubkey_checksum(sum, raw, KEY_SIGN_PK + KEY_ENC_PK);
 	if (sodium_memcmp(sum, raw + KEY_SIGN_PK + KEY_ENC_PK, sizeof(sum)) != 0)
 		return kerr_set(e, KERR_CHECKSUM,

@@ -823,7 +823,8 @@ on_telegram(struct node *n, struct conn *c, struct buf *msg)
 		    "%s", h->origin[0] ? hex : "?", h->origin[0] ? h->origin :
 		    "?", c->peer, ke.msg);
 		ack.result = WIRE_ACK_REFUSED;
-		snprintf(ack.reason, sizeof(ack.reason), "%s", ke.msg);
+		snprintf(ack.reason, sizeof(ack.reason), "%.*s",
+		    (int)sizeof(ack.reason) - 1, ke.msg);
 		goto ack;
 	}
 	memcpy(ack.id, h->id, 16);

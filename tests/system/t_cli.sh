@@ -119,7 +119,9 @@ printf 'FROM: TOKYO\nTO: WASHINGTON\nPRECEDENCE: URGENT\nCLASSIFICATION: SECRET\
 expect_exit 6 "an unknown precedence is refused" "$KODEN" seal -i "$T/TOKYO.key" -r "$W" -o "$T/x" "$T/d3"
 expect_err "line 3.*PRECEDENCE" "the error names line and field"
 [ ! -e "$T/x" ] && ok "nothing is written for a refused draft" || not_ok "output written for a refused draft"
-bad=$(echo "$W" | sed 's/A/B/; t; s/B/A/')
+# change the 30th character (inside the key, so only the checksum can catch it)
+c=${W:29:1}; [ "$c" = A ] && r=B || r=A
+bad="${W:0:29}$r${W:30}"
 expect_exit 6 "a mistyped public key is rejected" "$KODEN" seal -i "$T/TOKYO.key" -r "$bad" -o "$T/x" "$T/d1"
 expect_err "checksum" "the error says the checksum does not match"
 expect_exit 2 "seal without recipients is a usage error" "$KODEN" seal -i "$T/TOKYO.key" -o "$T/x" "$T/d1"
