@@ -28,7 +28,7 @@ TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 NODE_MAIN = src/node/kodend.c
 LIB_SRC = $(filter-out $(NODE_MAIN),$(sort $(wildcard src/lib/*.c src/crypto/*.c \
-	src/telegram/*.c src/store/*.c src/node/*.c)))
+	src/telegram/*.c src/store/*.c src/node/*.c src/vpn/*.c src/audit/*.c)))
 CLI_SRC = $(sort $(wildcard src/cli/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELP = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
@@ -62,6 +62,12 @@ $(B)/kodend: $(B)/src/node/kodend.o $(B)/libkoden.a
 $(B)/kodend-faulty: $(B)/tests/system/kodend_faulty.o $(B)/libkoden.a
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# bench/relay.sh's client (issue 3): seals and pushes telegrams; SMTP for Postfix.
+$(B)/bench/relay_client: bench/relay_client.c $(B)/libkoden.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -pthread -o $@ $^ $(LDLIBS_ALL)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELP_OBJ) $(B)/libkoden.a
 	@mkdir -p $(dir $@)
