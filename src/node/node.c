@@ -50,7 +50,6 @@
 #define EV_CONN 4
 #define HQ_LINK "@hq"
 #define TICK_MS 1000
-#define RECEIPT_PREC TG_IMMEDIATE
 
 uint64_t
 node_now_ms(void)
@@ -541,9 +540,14 @@ pump(struct node *n, const char *link)
 	struct buf blob;
 	size_t got = 0, want;
 
-	if (c == NULL || c->n_fl >= n->cfg.batch)
+	/*
+	 * At most `batch` items in flight, but FLASH and IMMEDIATE may use a
+	 * second window of the same size: they never wait for the
+	 * acknowledgement of a ROUTINE backlog already sent.
+	 */
+	if (c == NULL || c->n_fl >= 2 * n->cfg.batch)
 		return;
-	want = n->cfg.batch + c->n_fl;
+	want = 2 * n->cfg.batch + c->n_fl;
 	if ((items = calloc(want, sizeof(*items))) == NULL)
 		return;
 	buf_init(&blob, WIRE_MSG_MAX);
@@ -551,9 +555,12 @@ pump(struct node *n, const char *link)
 		log_err("queue %s: %s", link, e.msg);
 		goto out;
 	}
-	for (size_t i = 0; i < got && c->n_fl < n->cfg.batch; i++) {
+	for (size_t i = 0; i < got && c->n_fl < 2 * n->cfg.batch; i++) {
 		struct store_qitem *it = &items[i];
 		int found = 0;
+
+		if (c->n_fl >= n->cfg.batch && it->prec < TG_IMMEDIATE)
+			break;	/* items come highest precedence first */
 
 		if (fl_find(c, it) >= 0)
 			continue;
@@ -615,10 +622,14 @@ out:
 
 /* ---- receipts ------------------------------------------------------------ */
 
-/* Route a receipt this node holds (already stored) toward origin. */
+/*
+ * Route a receipt this node holds (already stored) toward origin.  It
+ * travels at the telegram's precedence for its signer, so the receipt of a
+ * FLASH telegram does not wait behind those of a ROUTINE backlog.
+ */
 static int
 route_receipt(struct node *n, const uint8_t id[static 16], const char *origin,
-    const char *by, uint8_t state, struct kerr *e)
+    const char *by, uint8_t state, uint8_t prec, struct kerr *e)
 {
 	struct store_qitem it;
 	const char *link;
@@ -632,7 +643,7 @@ route_receipt(struct node *n, const uint8_t id[static 16], const char *origin,
 	memcpy(it.id, id, 16);
 	snprintf(it.by, sizeof(it.by), "%s", by);
 	it.state = state;
-	it.prec = RECEIPT_PREC;
+	it.prec = prec >= TG_ROUTINE && prec <= TG_FLASH ? prec : TG_IMMEDIATE;
 	if ((r = store_q_put(n->st, link, &it, e)) != 0)
 		return r;
 	node_mark_dirty(n, link);
@@ -641,8 +652,8 @@ route_receipt(struct node *n, const uint8_t id[static 16], const char *origin,
 
 int
 node_queue_receipt(struct node *n, const uint8_t id[static 16],
-    const char *origin, uint8_t state, const uint8_t env_hash[static 32],
-    struct kerr *e)
+    const char *origin, uint8_t state, uint8_t prec,
+    const uint8_t env_hash[static 32], struct kerr *e)
 {
 	struct receipt rc;
 	struct buf b;
@@ -660,7 +671,7 @@ node_queue_receipt(struct node *n, const uint8_t id[static 16],
 	    (r = receipt_encode(&b, &rc, n->key, e)) != 0 ||
 	    (r = store_receipt_put(n->st, id, n->cfg.name, state, b.p, b.len,
 	    e)) != 0 ||
-	    (r = route_receipt(n, id, origin, n->cfg.name, state, e)) != 0)
+	    (r = route_receipt(n, id, origin, n->cfg.name, state, prec, e)) != 0)
 		goto out;
 out:
 	buf_free(&b);
@@ -776,7 +787,8 @@ deliver_local(struct node *n, const struct env_header *h, const uint8_t *env,
 	if (prec == TG_ROUTINE && h->prec_action == TG_ROUTINE)
 		alert_gaps(n, h->origin, seq);
 	receipt_env_hash(hash, env, len);
-	r = node_queue_receipt(n, h->id, h->origin, RECEIPT_DELIVERED, hash, e);
+	r = node_queue_receipt(n, h->id, h->origin, RECEIPT_DELIVERED, prec,
+	    hash, e);
 out:
 	buf_free(&old);
 	return r;
@@ -952,8 +964,21 @@ on_receipt(struct node *n, struct conn *c, struct buf *msg)
 	    (r = store_receipt_put(n->st, rc.id, rc.by, rc.state, msg->p,
 	    msg->len, &e)) != 0)
 		goto fail;
-	if (n->cfg.role == ROLE_HQ)
-		r = route_receipt(n, rc.id, rc.origin, rc.by, rc.state, &e);
+	if (n->cfg.role == ROLE_HQ) {
+		/* the telegram's precedence for the signer, from its header */
+		struct env_header *h = malloc(sizeof(*h));
+		struct buf env;
+		uint8_t prec = TG_IMMEDIATE;
+		int found = 0;
+
+		buf_init(&env, ENV_MAX);
+		if (h != NULL && store_env_get(n->st, rc.id, &env, &found,
+		    &e) == 0 && found && env_parse(h, env.p, env.len, NULL) == 0)
+			(void)env_seq_for(h, rc.by, &prec);
+		free(h);
+		buf_free(&env);
+		r = route_receipt(n, rc.id, rc.origin, rc.by, rc.state, prec, &e);
+	}
 	else if (strcmp(rc.origin, n->cfg.name) != 0) {
 		node_alert(n, "misrouted", rc.by, "receipt for a telegram of "
 		    "%s", rc.origin);

@@ -123,8 +123,8 @@ void node_mark_dirty(struct node *n, const char *link);
 int node_pending_reply(struct node *n, struct conn *c, struct buf *reply);
 int node_reload_roster(struct node *n, struct kerr *e) KODEN_WUR;
 int node_queue_receipt(struct node *n, const uint8_t id[static 16],
-    const char *origin, uint8_t state, const uint8_t env_hash[static 32],
-    struct kerr *e) KODEN_WUR;
+    const char *origin, uint8_t state, uint8_t prec,
+    const uint8_t env_hash[static 32], struct kerr *e) KODEN_WUR;
 void conn_close(struct conn *c, const char *why);
 
 /*

@@ -347,8 +347,16 @@ mark_read(struct node *n, const uint8_t id[static 16], const struct buf *env,
 	    (r = store_inbox_mark_read(n->st, id, (uint64_t)time(NULL), e)) != 0)
 		goto out;
 	receipt_env_hash(hash, env->p, env->len);
-	if (strcmp(h->origin, n->cfg.name) != 0)
-		r = node_queue_receipt(n, id, h->origin, RECEIPT_READ, hash, e);
+	if (strcmp(h->origin, n->cfg.name) != 0) {
+		uint8_t prec = TG_IMMEDIATE;
+
+		for (size_t i = 0; i < h->n_addr; i++)
+			if (strcmp(h->addr[i].name, n->cfg.name) == 0)
+				prec = h->addr[i].role == ENV_ACTION ?
+				    h->prec_action : h->prec_info;
+		r = node_queue_receipt(n, id, h->origin, RECEIPT_READ, prec,
+		    hash, e);
+	}
 out:
 	free(h);
 	return r;
