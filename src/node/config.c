@@ -22,7 +22,7 @@ config_defaults(struct config *c)
 	c->retry_max = 30;
 	c->idle_timeout = 120;
 	c->handshake_timeout = 10;
-	c->batch = 256;
+	c->batch = 32;
 }
 
 int

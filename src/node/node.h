@@ -19,7 +19,12 @@
 #include "store/store.h"
 
 #define CONN_IN_MAX (2 * (WIRE_FRAME_MAX + 2))
-#define CONN_OUT_HIGH (512u << 10)	/* stop filling the socket buffer here */
+/*
+ * Stop encrypting records into the output buffer here: what is already
+ * framed cannot be overtaken, so a FLASH telegram waits behind at most this
+ * much (plus the kernel's socket buffer).
+ */
+#define CONN_OUT_HIGH (128u << 10)
 #define NODE_TXN_MAX 2000		/* messages per group commit, at most */
 #define NODE_API_CONNS_MAX 64
 #define NODE_PEERS_MAX 1024

@@ -143,7 +143,7 @@ test_defaults(void **state)
 	assert_int_equal(c.retry_max, 30);
 	assert_int_equal(c.idle_timeout, 120);
 	assert_int_equal(c.handshake_timeout, 10);
-	assert_int_equal(c.batch, 256);
+	assert_int_equal(c.batch, 32);
 
 	snprintf(text, sizeof(text), "role = post\nname = GENEVA\n"
 	    "hq = 192.0.2.1:7700\nhq_key = %s\ndirectory_key = %s\n"
