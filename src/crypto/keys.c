@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/hash.h"
 #include "crypto/keys.h"
 #include "lib/buf.h"
+#include "lib/text.h"
 
 #define PUBKEY_CHECKSUM 4
 #define PUBKEY_RAW (KEY_SIGN_PK + KEY_ENC_PK + PUBKEY_CHECKSUM)
@@ -28,29 +30,6 @@
 #define KF_BEGIN "-----BEGIN KODEN SECRET KEY-----"
 #define KF_END "-----END KODEN SECRET KEY-----"
 #define KF_RAW_MAX 512
-
-/*
- * 1 if every byte of s[0..n) is in the base64 alphabet (url-safe or
- * standard with '=' padding).  Checked before sodium_base642bin: libsodium
- * 1.0.18 takes some bytes >= 0x80 for alphabet characters, so a corrupted
- * string could otherwise decode (found by fuzz/fuzz_pubkey.c).
- */
-static int
-b64_alphabet_ok(const char *s, size_t n, int urlsafe)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9'))
-			continue;
-		if (urlsafe ? (c == '-' || c == '_') :
-		    (c == '+' || c == '/' || c == '='))
-			continue;
-		return 0;
-	}
-	return 1;
-}
 
 static int
 identity_alloc(struct identity **out)
@@ -130,15 +109,7 @@ out:
 static void
 pubkey_checksum(uint8_t sum[static PUBKEY_CHECKSUM], const uint8_t *p, size_t n)
 {
-	static const char label[] = "koden pubkey checksum v1";
-	crypto_generichash_state st;
-	uint8_t h[32];
-
-	crypto_generichash_init(&st, NULL, 0, sizeof(h));
-	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label) - 1);
-	crypto_generichash_update(&st, p, n);
-	crypto_generichash_final(&st, h, sizeof(h));
-	memcpy(sum, h, PUBKEY_CHECKSUM);
+	hash_labelled(sum, PUBKEY_CHECKSUM, "koden pubkey checksum v1", p, n);
 }
 
 void
@@ -178,7 +149,7 @@ pubkey_decode(struct pubkey *pk, const char *s, struct kerr *e)
 		    "malformed koden public key: expected %d characters of "
 		    "base64url after '%s', got %zu", PUBKEY_B64_LEN,
 		    PUBKEY_PREFIX, n - pre);
-	if (!b64_alphabet_ok(s + pre, n - pre, 1) ||
+	if (b64_bad_char(s + pre, n - pre, 1) != n - pre ||
 	    sodium_base642bin(raw, sizeof(raw), s + pre, n - pre, NULL, &rawlen,
 	    &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    end != s + n || rawlen != sizeof(raw))
@@ -199,15 +170,7 @@ pubkey_decode(struct pubkey *pk, const char *s, struct kerr *e)
 void
 pubkey_hint(uint8_t hint[static KEY_HINT], const uint8_t enc[static KEY_ENC_PK])
 {
-	static const char label[] = "koden key hint v1";
-	crypto_generichash_state st;
-	uint8_t h[32];
-
-	crypto_generichash_init(&st, NULL, 0, sizeof(h));
-	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label) - 1);
-	crypto_generichash_update(&st, enc, KEY_ENC_PK);
-	crypto_generichash_final(&st, h, sizeof(h));
-	memcpy(hint, h, KEY_HINT);
+	hash_labelled(hint, KEY_HINT, "koden key hint v1", enc, KEY_ENC_PK);
 }
 
 int
@@ -387,7 +350,7 @@ kf_unarmor(struct buf *raw, const uint8_t *p, size_t len, struct kerr *e)
 		    "missing '%s'", state == 0 ? KF_BEGIN : KF_END);
 	if (buf_reserve(raw, KF_RAW_MAX) != 0)
 		return KERR_NOMEM;
-	if (!b64_alphabet_ok(b64, b64_len, 0) ||
+	if (b64_bad_char(b64, b64_len, 0) != b64_len ||
 	    sodium_base642bin(raw->p, KF_RAW_MAX, b64, b64_len, NULL, &rawlen,
 	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
 		sodium_memzero(b64, sizeof(b64));

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "crypto/hash.h"
 #include "node/receipt.h"
 
 #define RECEIPT_LABELLED_MAX (sizeof(RECEIPT_SIG_LABEL) + RECEIPT_MAX)
@@ -200,11 +201,5 @@ void
 receipt_env_hash(uint8_t out[static RECEIPT_HASH_BYTES], const uint8_t *env,
     size_t len)
 {
-	static const char label[] = RECEIPT_HASH_LABEL;
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, NULL, 0, RECEIPT_HASH_BYTES);
-	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label) - 1);
-	crypto_generichash_update(&st, env, len);
-	crypto_generichash_final(&st, out, RECEIPT_HASH_BYTES);
+	hash_labelled(out, RECEIPT_HASH_BYTES, RECEIPT_HASH_LABEL, env, len);
 }

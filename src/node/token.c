@@ -14,6 +14,8 @@
 #include <sodium.h>
 
 #include "lib/buf.h"
+#include "crypto/hash.h"
+#include "lib/text.h"
 #include "node/token.h"
 
 #define TOKEN_RAW_MIN (1 + 1 + 1 + 1 + 3 + KEY_SIGN_PK + KEY_ENC_PK + \
@@ -22,29 +24,14 @@
 static void
 token_checksum(uint8_t sum[static TOKEN_CHECKSUM], const uint8_t *p, size_t n)
 {
-	static const char label[] = TOKEN_CHECKSUM_LABEL;
-	crypto_generichash_state st;
-	uint8_t h[32];
-
-	crypto_generichash_init(&st, NULL, 0, sizeof(h));
-	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label) - 1);
-	crypto_generichash_update(&st, p, n);
-	crypto_generichash_final(&st, h, sizeof(h));
-	memcpy(sum, h, TOKEN_CHECKSUM);
-	sodium_memzero(&st, sizeof(st));	/* it absorbed the secret */
+	/* p holds the secret: hash_labelled wipes its state */
+	hash_labelled(sum, TOKEN_CHECKSUM, TOKEN_CHECKSUM_LABEL, p, n);
 }
 
 void
 token_hash(uint8_t out[static 32], const uint8_t secret[static TOKEN_SECRET])
 {
-	static const char label[] = TOKEN_HASH_LABEL;
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, NULL, 0, 32);
-	crypto_generichash_update(&st, (const uint8_t *)label, sizeof(label) - 1);
-	crypto_generichash_update(&st, secret, TOKEN_SECRET);
-	crypto_generichash_final(&st, out, 32);
-	sodium_memzero(&st, sizeof(st));
+	hash_labelled(out, 32, TOKEN_HASH_LABEL, secret, TOKEN_SECRET);
 }
 
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
@@ -188,21 +175,6 @@ out:
 	return r;
 }
 
-/* 1 if every byte of s[0..n) is in the base64url alphabet (no padding). */
-static int
-b64url_ok(const char *s, size_t n, size_t *bad)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_') {
-			*bad = i;
-			return 0;
-		}
-	}
-	return 1;
-}
-
 /* A str8 of at most max bytes, without NUL, into a field of max + 1. */
 static int
 rd_field(struct rd *rd, char *out, size_t max, const char *what,
@@ -249,7 +221,7 @@ token_decode(struct join_token *t, const char *s, struct kerr *e)
 		return kerr_set(e, KERR_FORMAT, "enrolment token is %zu "
 		    "characters, longer than any token (%zu)", n,
 		    pre + TOKEN_B64_MAX);
-	if (!b64url_ok(s + pre, b64n, &bad)) {
+	if ((bad = b64_bad_char(s + pre, b64n, 1)) != b64n) {
 		unsigned char c = (unsigned char)s[pre + bad];
 
 		if (c > 0x20 && c < 0x7f)

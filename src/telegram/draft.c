@@ -24,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "lib/text.h"
 #include "telegram/tg.h"
 
 /*
@@ -104,21 +105,7 @@ static int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
 static int is_lower(int c) { return c >= 'a' && c <= 'z'; }
 static int is_alpha(int c) { return is_upper(c) || is_lower(c); }
 static int to_upper(int c) { return is_lower(c) ? c - 'a' + 'A' : c; }
-static int to_lower(int c) { return is_upper(c) ? c - 'A' + 'a' : c; }
 
-static int
-ascii_casecmp(const char *a, const char *b)
-{
-	for (;; a++, b++) {
-		int ca = to_lower((unsigned char)*a);
-		int cb = to_lower((unsigned char)*b);
-
-		if (ca != cb)
-			return ca - cb;
-		if (ca == '\0')
-			return 0;
-	}
-}
 
 /*
  * p (n bytes of text that passed check_text) made fit for a message: at

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "lib/text.h"
 #include "telegram/tg.h"
 
 /*
@@ -40,22 +41,7 @@ static const char *const caption_names[] = { "NODIS", "EXDIS", "LIMDIS" };
 static int is_upper(int c) { return c >= 'A' && c <= 'Z'; }
 static int is_lower(int c) { return c >= 'a' && c <= 'z'; }
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
-static int to_lower(int c) { return is_upper(c) ? c - 'A' + 'a' : c; }
 
-/* Locale-free ASCII case-insensitive comparison. */
-static int
-ascii_casecmp(const char *a, const char *b)
-{
-	for (;; a++, b++) {
-		int ca = to_lower((unsigned char)*a);
-		int cb = to_lower((unsigned char)*b);
-
-		if (ca != cb)
-			return ca - cb;
-		if (ca == '\0')
-			return 0;
-	}
-}
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
 static size_t
