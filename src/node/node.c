@@ -16,7 +16,6 @@
  */
 #define _GNU_SOURCE	/* accept4, struct ucred */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -809,23 +808,22 @@ roster_site(const struct node *n, const char *name)
 }
 
 /* A telegram arrived on c (HQ: from its origin post; post: from HQ). */
-/*
- * A telegram arrived on c (HQ: from its origin post; post: from HQ), and
- * env_inspect has already been run on it (vq_flush): r and ke are its
- * result, h its header.  h is the caller's.
- */
 static void
-on_telegram(struct node *n, struct conn *c, struct buf *msg,
-    struct env_header *h, int r, const struct kerr *kep)
+on_telegram(struct node *n, struct conn *c, struct buf *msg)
 {
+	struct env_header *h = malloc(sizeof(*h));
 	const struct roster_entry *re;
 	struct wire_ack ack;
-	struct kerr e = { "" }, ke = *kep;
-	int ins = 0;
+	struct kerr e = { "" }, ke = { "" };
+	int ins = 0, r = 0;
 
 	memset(&ack, 0, sizeof(ack));
 	ack.kind = WIRE_ACK_TELEGRAM;
-	if (r != 0) {
+	if (h == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	if ((r = env_inspect(h, msg->p, msg->len, &ke)) != 0) {
 		char hex[TG_ID_HEX];
 
 		memcpy(ack.id, h->id, 16);
@@ -923,154 +921,12 @@ on_telegram(struct node *n, struct conn *c, struct buf *msg,
 ack:
 	if (pending_ack(n, c, &ack) != 0)
 		conn_close(c, "out of memory");
+	free(h);
 	return;
 fail:
 	log_err("storing telegram from %s: %s", c->peer, e.msg);
 	n->stopping = 2;
-}
-
-/* ---- checking signatures on both cores ----------------------------------- */
-
-struct verifier {
-	pthread_t t;
-	pthread_mutex_t mu;
-	pthread_cond_t go, done;
-	struct vitem *items;
-	size_t a, b;
-	int busy, quit;
-};
-
-static void
-vcheck(struct vitem *v, size_t a, size_t b)
-{
-	for (size_t i = a; i < b; i++) {
-		v[i].ke.msg[0] = '\0';
-		v[i].r = v[i].h == NULL ? KERR_NOMEM :
-		    env_inspect(v[i].h, v[i].msg.p, v[i].msg.len, &v[i].ke);
-	}
-}
-
-static void *
-verifier_main(void *arg)
-{
-	struct verifier *w = arg;
-
-	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		while (!w->busy && !w->quit)
-			pthread_cond_wait(&w->go, &w->mu);
-		if (w->quit)
-			break;
-		pthread_mutex_unlock(&w->mu);
-		vcheck(w->items, w->a, w->b);
-		pthread_mutex_lock(&w->mu);
-		w->busy = 0;
-		pthread_cond_signal(&w->done);
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
-}
-
-static void
-verifier_start(struct node *n)
-{
-	struct verifier *w = calloc(1, sizeof(*w));
-
-	if (w == NULL)
-		return;		/* then the loop thread checks everything */
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->go, NULL);
-	pthread_cond_init(&w->done, NULL);
-	if (pthread_create(&w->t, NULL, verifier_main, w) != 0) {
-		free(w);
-		return;
-	}
-	n->ver = w;
-}
-
-static void
-verifier_stop(struct node *n)
-{
-	struct verifier *w = n->ver;
-
-	if (w == NULL)
-		return;
-	pthread_mutex_lock(&w->mu);
-	w->quit = 1;
-	pthread_cond_signal(&w->go);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->t, NULL);
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->go);
-	pthread_cond_destroy(&w->done);
-	free(w);
-	n->ver = NULL;
-}
-
-/*
- * Check the origin signatures of the telegrams this turn received, half on
- * the worker and half here, then handle them in arrival order (so FIFO per
- * link and the group commit are as if they had been handled one by one).
- */
-static void
-vq_flush(struct node *n)
-{
-	struct vitem *v = n->vq;
-	size_t k = n->n_vq, mid = k;
-
-	if (k == 0)
-		return;
-	if (n->ver != NULL && k >= 4) {
-		mid = k / 2;
-		pthread_mutex_lock(&n->ver->mu);
-		n->ver->items = v;
-		n->ver->a = mid;
-		n->ver->b = k;
-		n->ver->busy = 1;
-		pthread_cond_signal(&n->ver->go);
-		pthread_mutex_unlock(&n->ver->mu);
-	}
-	vcheck(v, 0, mid);
-	if (mid < k) {
-		pthread_mutex_lock(&n->ver->mu);
-		while (n->ver->busy)
-			pthread_cond_wait(&n->ver->done, &n->ver->mu);
-		pthread_mutex_unlock(&n->ver->mu);
-	}
-	n->n_vq = 0;	/* before handling: a handler may not re-enter */
-	for (size_t i = 0; i < k; i++) {
-		if (v[i].c->state != CONN_DEAD && v[i].h != NULL && !n->stopping)
-			on_telegram(n, v[i].c, &v[i].msg, v[i].h, v[i].r,
-			    &v[i].ke);
-		buf_free(&v[i].msg);
-		free(v[i].h);
-	}
-}
-
-/* Keep a telegram for this turn's signature checks. */
-static void
-vq_push(struct node *n, struct conn *c, const struct buf *msg)
-{
-	struct vitem *v;
-
-	if (n->vq == NULL &&
-	    (n->vq = calloc(NODE_VQ_MAX, sizeof(*n->vq))) == NULL) {
-		conn_close(c, "out of memory");
-		return;
-	}
-	v = &n->vq[n->n_vq];
-	memset(v, 0, sizeof(*v));
-	v->c = c;
-	v->h = malloc(sizeof(*v->h));
-	buf_init(&v->msg, WIRE_MSG_MAX);
-	if (v->h == NULL || buf_put(&v->msg, msg->p, msg->len) != 0) {
-		free(v->h);
-		buf_free(&v->msg);
-		conn_close(c, "out of memory");
-		return;
-	}
-	if (++n->n_vq == NODE_VQ_MAX)
-		vq_flush(n);
+	free(h);
 }
 
 /* A receipt arrived (HQ: from the addressee; post: from HQ, for us). */
@@ -1266,7 +1122,7 @@ on_message(struct node *n, struct conn *c, uint8_t type, struct buf *msg)
 		return;
 	}
 	switch (type) {
-	case WIRE_TELEGRAM: vq_push(n, c, msg); break;
+	case WIRE_TELEGRAM: on_telegram(n, c, msg); break;
 	case WIRE_RECEIPT: on_receipt(n, c, msg); break;
 	case WIRE_ACK: on_ack(n, c, msg); break;
 	case WIRE_ROSTER: on_roster(n, c, msg); break;
@@ -2063,7 +1919,6 @@ node_run(struct node *n, struct kerr *e)
 	signal(SIGPIPE, SIG_IGN);
 	if ((n->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return kerr_set(e, KERR_IO, "signalfd: %s", strerror(errno));
-	verifier_start(n);	/* after sigprocmask: it inherits the mask */
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.ptr = &n->ev_sig;
@@ -2124,7 +1979,6 @@ node_run(struct node *n, struct kerr *e)
 					conn_flush(c);
 			}
 		}
-		vq_flush(n);
 		if (node_commit(n) != 0)
 			break;
 		if (node_now_ms() >= n->next_tick) {
@@ -2146,13 +2000,6 @@ void
 node_close(struct node *n)
 {
 	char path[PATH_MAX];
-
-	verifier_stop(n);
-	for (size_t i = 0; i < n->n_vq; i++) {
-		buf_free(&n->vq[i].msg);
-		free(n->vq[i].h);
-	}
-	free(n->vq);
 
 	while (n->conns != NULL) {
 		struct conn *c = n->conns;
