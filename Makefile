@@ -69,6 +69,12 @@ $(B)/bench/relay_client: bench/relay_client.c $(B)/libkoden.a
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -pthread -o $@ $^ $(LDLIBS_ALL)
 
+# bench/relay.sh's part hq: simulated posts around a real HQ kodend.
+$(B)/bench/relay_sim: bench/relay_sim.c $(B)/libkoden.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -pthread -o $@ $^ $(LDLIBS_ALL)
+
 $(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELP_OBJ) $(B)/libkoden.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD $@")
