@@ -23,7 +23,7 @@ CFLAGS_ALL = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
 	-Wall -Wextra -Werror=implicit -Wshadow -Wstrict-prototypes \
 	-Wformat=2 -Wvla -fstack-protector-strong -MMD -MP -Isrc \
 	$(OPT) $(SAN) $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
-LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) $(LDLIBS)
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) -pthread $(LDLIBS)
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 NODE_MAIN = src/node/kodend.c

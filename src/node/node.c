@@ -1834,7 +1834,8 @@ node_open(struct node *n, const char *nodedir, struct kerr *e)
 		return r;
 	if (node_path(path, sizeof(path), nodedir, NODE_DB_FILE) != 0)
 		return KERR_TOOBIG;
-	if ((r = store_open(&n->st, path, e)) != 0)
+	if ((r = store_open(&n->st, path, e)) != 0 ||
+	    (r = store_checkpointer_start(n->st, path, e)) != 0)
 		return r;
 	if ((r = node_reload_roster(n, e)) != 0)
 		return r;

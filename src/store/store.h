@@ -46,6 +46,16 @@ struct store;
  */
 int store_open(struct store **out, const char *path, struct kerr *e) KODEN_WUR;
 void store_close(struct store *s);
+/*
+ * Checkpoint the write-ahead log on a thread of the store's own (kodend),
+ * instead of inside a commit of the writer: the writer's commits then only
+ * append to the log and fsync it, and copying the log into the database
+ * (with its own fsync) runs on the other core.  If the log still grows past
+ * a bound (the checkpointer cannot keep up), the writer checkpoints in its
+ * commit as before.  store_close stops the thread.  KERR_IO, KERR_NOMEM.
+ */
+int store_checkpointer_start(struct store *s, const char *path,
+    struct kerr *e) KODEN_WUR;
 /* Schema version of an open store (for tests and `kodend --version`). */
 int store_schema_version(struct store *s);
 
