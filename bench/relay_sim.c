@@ -91,6 +91,7 @@
 #include "node/admin.h"
 #include "node/config.h"
 #include "node/directory.h"
+#include "node/receipt.h"
 #include "node/wire.h"
 #include "telegram/envelope.h"
 #include "telegram/tg.h"
@@ -172,8 +173,8 @@ struct tgm {
 	uint8_t id[16];
 	uint16_t from, to;	/* post indexes */
 	struct buf env;
-	double t_send, t_ack, t_rx;
-	atomic_uchar acked, rcvd;
+	double t_send, t_ack, t_rx, t_rcpt;
+	atomic_uchar acked, rcvd, rcpt;
 };
 
 struct round {
@@ -183,7 +184,7 @@ struct round {
 	struct tgm *t;		/* sender p's are t[p * m .. p * m + m - 1] */
 	int32_t *slot;		/* id hash table: index into t, -1 empty */
 	size_t mask;
-	atomic_size_t acked, rcvd, dup, stale;
+	atomic_size_t acked, rcvd, rcpt, dup, stale;
 };
 
 static uint64_t
@@ -285,6 +286,7 @@ static struct {
 	pthread_mutex_t err_mu;
 	char err[512];
 	size_t n_send;
+	int receipts;			/* sinks sign and send DELIVERED receipts */
 } g;
 
 static void
@@ -406,7 +408,8 @@ on_roster(struct post *p, const struct buf *msg)
 }
 
 static int
-send_ack(struct post *p, uint8_t kind, const uint8_t id[16])
+send_ack(struct post *p, uint8_t kind, const uint8_t id[16], const char *by,
+    uint8_t state)
 {
 	static __thread struct buf b;	/* one per thread, reused */
 	struct wire_ack a;
@@ -414,6 +417,9 @@ send_ack(struct post *p, uint8_t kind, const uint8_t id[16])
 	memset(&a, 0, sizeof(a));
 	a.kind = kind;
 	memcpy(a.id, id, 16);
+	if (by != NULL)
+		snprintf(a.by, sizeof(a.by), "%s", by);
+	a.state = state;
 	a.result = WIRE_ACK_OK;
 	if (b.max == 0)
 		buf_init(&b, 512);
@@ -422,7 +428,33 @@ send_ack(struct post *p, uint8_t kind, const uint8_t id[16])
 	    send_msg(p, WIRE_ACK, TG_FLASH, b.p, b.len) != 0 ? -1 : 0;
 }
 
-/* A telegram HQ delivers: ack it, count it; nothing else. */
+/*
+ * The addressee's DELIVERED receipt for a telegram it received, signed with
+ * its node key, as node_queue_receipt() makes it; sent at the telegram's
+ * precedence (ROUTINE here).
+ */
+static int
+send_receipt(struct post *p, const struct env_header *h, const struct buf *msg)
+{
+	static __thread struct buf b;
+	struct receipt rc;
+	struct kerr e = { "" };
+
+	if (b.max == 0)
+		buf_init(&b, RECEIPT_MAX);
+	b.len = 0;
+	memset(&rc, 0, sizeof(rc));
+	memcpy(rc.id, h->id, 16);
+	receipt_env_hash(rc.env_hash, msg->p, msg->len);
+	snprintf(rc.origin, sizeof(rc.origin), "%s", h->origin);
+	snprintf(rc.by, sizeof(rc.by), "%s", p->cfg.name);
+	rc.state = RECEIPT_DELIVERED;
+	rc.time = (uint64_t)time(NULL);
+	return receipt_encode(&b, &rc, p->key, &e) != 0 ||
+	    send_msg(p, WIRE_RECEIPT, TG_ROUTINE, b.p, b.len) != 0 ? -1 : 0;
+}
+
+/* A telegram HQ delivers: ack it, count it, and (receipts) sign a receipt. */
 static void
 on_telegram(struct post *p, struct round *R, const struct buf *msg)
 {
@@ -461,7 +493,46 @@ on_telegram(struct post *p, struct round *R, const struct buf *msg)
 			atomic_fetch_add(&R->rcvd, 1);
 		}
 	}
-	if (send_ack(p, WIRE_ACK_TELEGRAM, h->id) != 0)
+	if (send_ack(p, WIRE_ACK_TELEGRAM, h->id, NULL, 0) != 0)
+		fail(p, "cannot frame an ack");
+	else if (g.receipts && send_receipt(p, h, msg) != 0)
+		fail(p, "cannot sign or frame a receipt");
+}
+
+/* A receipt HQ relays to this post, the telegram's origin: count, ack. */
+static void
+on_receipt(struct post *p, struct round *R, const struct buf *msg)
+{
+	struct receipt rc;
+	struct kerr e = { "" };
+	struct tgm *t;
+
+	if (!g.receipts) {
+		fail(p, "HQ sent a receipt; no post makes any");
+		return;
+	}
+	if (receipt_parse(&rc, msg->p, msg->len, &e) != 0) {
+		fail(p, "HQ relayed a receipt receipt_parse refuses: %s", e.msg);
+		return;
+	}
+	if (R == NULL || (t = round_find(R, rc.id)) == NULL) {
+		fail(p, "HQ relayed a receipt for a telegram not in the round");
+		return;
+	}
+	if (t->from != p->idx || strcmp(rc.origin, p->cfg.name) != 0 ||
+	    strcmp(rc.by, g.p[t->to].cfg.name) != 0 ||
+	    rc.state != RECEIPT_DELIVERED) {
+		fail(p, "HQ relayed %s's receipt for %s's telegram to %s",
+		    rc.by, rc.origin, p->cfg.name);
+		return;
+	}
+	if (atomic_exchange(&t->rcpt, 1) != 0)
+		atomic_fetch_add(&R->dup, 1);
+	else {
+		t->t_rcpt = now();
+		atomic_fetch_add(&R->rcpt, 1);
+	}
+	if (send_ack(p, WIRE_ACK_RECEIPT, rc.id, rc.by, rc.state) != 0)
 		fail(p, "cannot frame an ack");
 }
 
@@ -474,6 +545,11 @@ on_ack(struct post *p, struct round *R, const struct buf *msg)
 
 	if (wire_ack_decode(&a, msg->p, msg->len, &e) != 0) {
 		fail(p, "malformed ack from HQ: %s", e.msg);
+		return;
+	}
+	if (a.kind == WIRE_ACK_RECEIPT && g.receipts) {
+		if (a.result != WIRE_ACK_OK)
+			fail(p, "HQ refused a receipt: %s", a.reason);
 		return;
 	}
 	if (a.kind != WIRE_ACK_TELEGRAM) {
@@ -509,7 +585,7 @@ on_message(struct post *p, struct round *R, uint8_t type, const struct buf *msg)
 			fail(p, "cannot frame a pong");
 		break;
 	case WIRE_PONG: break;
-	case WIRE_RECEIPT: fail(p, "HQ sent a receipt; no post makes any"); break;
+	case WIRE_RECEIPT: on_receipt(p, R, msg); break;
 	default: fail(p, "HQ sent a message of type %u", type);
 	}
 }
@@ -1195,6 +1271,7 @@ struct result {
 	double rate_accept, rate_relay, t_accept, t_relay, t_drained;
 	double cpu_hq, cpu_hq_top, cpu_sim, busy;
 	double ack_p50, ack_p99, relay_p50, relay_p99;
+	double t_rcpt, rate_rcpt, rcpt_p50, rcpt_p99;
 	size_t dup, stale;
 };
 
@@ -1224,13 +1301,15 @@ round_run(struct round *R, int hq_pid, sqlite3 *hqdb, double timeout,
 	wake_all();
 	deadline = t0 + timeout;
 	while (atomic_load(&R->acked) < R->total ||
-	    atomic_load(&R->rcvd) < R->total) {
+	    atomic_load(&R->rcvd) < R->total ||
+	    (g.receipts && atomic_load(&R->rcpt) < R->total)) {
 		check_failed();
 		if (now() > deadline)
-			die("round %d: timed out after %.0f s: HQ acked %zu and the "
-			    "addressees received %zu of %zu telegrams", R->no,
-			    timeout, atomic_load(&R->acked),
-			    atomic_load(&R->rcvd), R->total);
+			die("round %d: timed out after %.0f s: HQ acked %zu, the "
+			    "addressees received %zu and the origins %zu receipts "
+			    "of %zu telegrams", R->no, timeout,
+			    atomic_load(&R->acked), atomic_load(&R->rcvd),
+			    atomic_load(&R->rcpt), R->total);
 		if (kill(hq_pid, 0) != 0)
 			die("HQ's kodend (pid %d) exited: see its log", hq_pid);
 		sleep_ms(1);
@@ -1268,6 +1347,8 @@ round_run(struct round *R, int hq_pid, sqlite3 *hqdb, double timeout,
 			t_acc = R->t[k].t_ack;
 		if (R->t[k].t_rx > t_rel)
 			t_rel = R->t[k].t_rx;
+		if (R->t[k].t_rcpt > res->t_rcpt)
+			res->t_rcpt = R->t[k].t_rcpt;
 	}
 	res->t_accept = t_acc - t0;
 	res->t_relay = t_rel - t0;
@@ -1282,6 +1363,14 @@ round_run(struct round *R, int hq_pid, sqlite3 *hqdb, double timeout,
 		lat[k] = (R->t[k].t_rx - R->t[k].t_send) * 1e3;
 	res->relay_p50 = pct(lat, R->total, 50);
 	res->relay_p99 = pct(lat, R->total, 99);
+	if (g.receipts) {
+		res->t_rcpt -= t0;
+		res->rate_rcpt = (double)R->total / res->t_rcpt;
+		for (size_t k = 0; k < R->total; k++)
+			lat[k] = (R->t[k].t_rcpt - R->t[k].t_send) * 1e3;
+		res->rcpt_p50 = pct(lat, R->total, 50);
+		res->rcpt_p99 = pct(lat, R->total, 99);
+	}
 	free(lat);
 	res->dup = atomic_load(&R->dup);
 	res->stale = atomic_load(&R->stale);
@@ -1305,6 +1394,7 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "senders", required_argument, NULL, 'S' },
+		{ "no-receipts", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *hqdir = NULL;
@@ -1330,6 +1420,7 @@ main(int argc, char **argv)
 		case 'j': threads = atoi(optarg); break;
 		case 'T': timeout = atof(optarg); break;
 		case 'S': senders = strtoull(optarg, NULL, 10); break;
+		case 'R': g.receipts = -1; break;
 		default: exit(2);
 		}
 	}
@@ -1337,9 +1428,11 @@ main(int argc, char **argv)
 	    m < 1 || window < 1 || rounds < 1 || size < 512 || timeout <= 0)
 		die("usage: relay_sim --hq HQDIR [-n M] [-w W] [-r ROUNDS] "
 		    "[--warmup K] [-s BYTES] [-j THREADS] [-T SECONDS] "
-		    "[--senders S] POSTDIR POSTDIR...  (2 to %d posts)", MAX_POSTS);
+		    "[--senders S] [--no-receipts] POSTDIR POSTDIR...  "
+		    "(2 to %d posts)", MAX_POSTS);
 	if (sodium_init() < 0)
 		die("sodium_init failed");
+	g.receipts = g.receipts == 0;
 
 	/* HQ: its pid (it must be running) and its store, read-only */
 	if (config_load(&hqcfg, hqdir, &e) != 0)
@@ -1391,8 +1484,9 @@ main(int argc, char **argv)
 	fprintf(stderr, "  %zu simulated posts linked to HQ (pid %d, %d threads); "
 	    "%zu of them send\n", g.n, hq_pid, hq_threads, g.n_send);
 	printf("posts=%zu\nsenders=%zu\ncount=%zu\nwindow=%zu\nrounds=%d\n"
-	    "bytes_draft=%zu\nhq_batch=%u\nhq_threads=%d\n", g.n, g.n_send, m,
-	    window, rounds, size, hqcfg.batch, hq_threads);
+	    "bytes_draft=%zu\nhq_batch=%u\nhq_threads=%d\nreceipts=%d\n", g.n,
+	    g.n_send, m, window, rounds, size, hqcfg.batch, hq_threads,
+	    g.receipts);
 	printf("fsync_ms_p50=%.3f\n", fsync_p50_ms(hqdir, 200));
 
 	for (int r = warmup ? 0 : 1; r <= rounds; r++) {
@@ -1414,12 +1508,12 @@ main(int argc, char **argv)
 		if (others < 0)
 			others = 0;
 		fprintf(stderr, "  %s %d: %zu telegrams: accepted by HQ %.0f/s "
-		    "(%.2f s), relayed %.0f/s (%.2f s); HQ CPU %.3f ms/telegram "
+		    "(%.2f s), relayed %.0f/s (%.2f s), receipts back %.0f/s; HQ CPU %.3f ms/telegram "
 		    "(%.0f%% of a core, its busiest thread %.0f%%), this process "
 		    "%.3f ms; machine %.0f%% busy (others %.2f cores)\n",
 		    r == 0 ? "warm-up" : "round",
 		    r, R->total, res.rate_accept, res.t_accept, res.rate_relay,
-		    res.t_relay, res.cpu_hq / (double)R->total,
+		    res.t_relay, res.rate_rcpt, res.cpu_hq / (double)R->total,
 		    100 * res.cpu_hq / (res.t_drained * 1e3),
 		    100 * res.cpu_hq_top / (res.t_drained * 1e3),
 		    res.cpu_sim / (double)R->total, 100 * res.busy, others);
@@ -1444,6 +1538,12 @@ main(int argc, char **argv)
 			    "r%d_dup=%zu\nr%d_stale=%zu\n", r, res.ack_p50, r,
 			    res.ack_p99, r, res.relay_p50, r, res.relay_p99, r,
 			    res.dup, r, res.stale);
+			if (g.receipts)
+				printf("r%d_t_receipt=%.3f\nr%d_rate_receipt=%.0f\n"
+				    "r%d_receipt_ms_p50=%.1f\n"
+				    "r%d_receipt_ms_p99=%.1f\n", r, res.t_rcpt, r,
+				    res.rate_rcpt, r, res.rcpt_p50, r,
+				    res.rcpt_p99);
 		}
 		round_free(R);
 	}
