@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE	/* accept4, struct ucred */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -807,23 +808,23 @@ roster_site(const struct node *n, const char *name)
 	return re;
 }
 
-/* A telegram arrived on c (HQ: from its origin post; post: from HQ). */
+/*
+ * A telegram arrived on c (HQ: from its origin post; post: from HQ), and
+ * env_inspect has already been run on it (vq_flush): r and ke are its
+ * result, h its header.  h is the caller's.
+ */
 static void
-on_telegram(struct node *n, struct conn *c, struct buf *msg)
+on_telegram(struct node *n, struct conn *c, struct buf *msg,
+    struct env_header *h, int r, const struct kerr *kep)
 {
-	struct env_header *h = malloc(sizeof(*h));
 	const struct roster_entry *re;
 	struct wire_ack ack;
-	struct kerr e = { "" }, ke = { "" };
-	int ins = 0, r = 0;
+	struct kerr e = { "" }, ke = *kep;
+	int ins = 0;
 
 	memset(&ack, 0, sizeof(ack));
 	ack.kind = WIRE_ACK_TELEGRAM;
-	if (h == NULL) {
-		conn_close(c, "out of memory");
-		return;
-	}
-	if ((r = env_inspect(h, msg->p, msg->len, &ke)) != 0) {
+	if (r != 0) {
 		char hex[TG_ID_HEX];
 
 		memcpy(ack.id, h->id, 16);
@@ -921,17 +922,177 @@ on_telegram(struct node *n, struct conn *c, struct buf *msg)
 ack:
 	if (pending_ack(n, c, &ack) != 0)
 		conn_close(c, "out of memory");
-	free(h);
 	return;
 fail:
 	log_err("storing telegram from %s: %s", c->peer, e.msg);
 	n->stopping = 2;
-	free(h);
 }
 
-/* A receipt arrived (HQ: from the addressee; post: from HQ, for us). */
+/* ---- checking signatures on both cores ----------------------------------- */
+
+struct verifier {
+	pthread_t t;
+	pthread_mutex_t mu;
+	pthread_cond_t go, done;
+	struct vitem *items;
+	size_t a, b;
+	int busy, quit;
+};
+
 static void
-on_receipt(struct node *n, struct conn *c, struct buf *msg)
+vcheck(struct vitem *v, size_t a, size_t b)
+{
+	for (size_t i = a; i < b; i++) {
+		v[i].ke.msg[0] = '\0';
+		v[i].r = v[i].h == NULL ? KERR_NOMEM :
+		    env_inspect(v[i].h, v[i].msg.p, v[i].msg.len, &v[i].ke);
+	}
+}
+
+static void *
+verifier_main(void *arg)
+{
+	struct verifier *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->busy && !w->quit)
+			pthread_cond_wait(&w->go, &w->mu);
+		if (w->quit)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		vcheck(w->items, w->a, w->b);
+		pthread_mutex_lock(&w->mu);
+		w->busy = 0;
+		pthread_cond_signal(&w->done);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void
+verifier_start(struct node *n)
+{
+	struct verifier *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return;		/* then the loop thread checks everything */
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->go, NULL);
+	pthread_cond_init(&w->done, NULL);
+	if (pthread_create(&w->t, NULL, verifier_main, w) != 0) {
+		free(w);
+		return;
+	}
+	n->ver = w;
+}
+
+static void
+verifier_stop(struct node *n)
+{
+	struct verifier *w = n->ver;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = 1;
+	pthread_cond_signal(&w->go);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->t, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->go);
+	pthread_cond_destroy(&w->done);
+	free(w);
+	n->ver = NULL;
+}
+
+/*
+ * Check the origin signatures of the telegrams this turn received, half on
+ * the worker and half here, then handle them in arrival order (so FIFO per
+ * link and the group commit are as if they had been handled one by one).
+ */
+static void
+vq_flush(struct node *n)
+{
+	struct vitem *v = n->vq;
+	size_t k = n->n_vq, mid = k;
+
+	if (k == 0)
+		return;
+	if (n->ver != NULL && k >= 4) {
+		mid = k / 2;
+		pthread_mutex_lock(&n->ver->mu);
+		n->ver->items = v;
+		n->ver->a = mid;
+		n->ver->b = k;
+		n->ver->busy = 1;
+		pthread_cond_signal(&n->ver->go);
+		pthread_mutex_unlock(&n->ver->mu);
+	}
+	vcheck(v, 0, mid);
+	if (mid < k) {
+		pthread_mutex_lock(&n->ver->mu);
+		while (n->ver->busy)
+			pthread_cond_wait(&n->ver->done, &n->ver->mu);
+		pthread_mutex_unlock(&n->ver->mu);
+	}
+	n->n_vq = 0;	/* before handling: a handler may not re-enter */
+	/*
+	 * Highest precedence first, arrival order within one: a FLASH that
+	 * came in behind a window of ROUTINE telegrams is stored and acked
+	 * (and its receipt made) before them.  Accounting allows this: a
+	 * higher precedence may overtake.
+	 */
+	for (int prec = TG_FLASH; prec >= 0; prec--) {
+		for (size_t i = 0; i < k; i++) {
+			int p = v[i].prec >= TG_ROUTINE &&
+			    v[i].prec <= TG_FLASH ? v[i].prec : 0;
+
+			if (p != prec)
+				continue;
+			if (v[i].c->state != CONN_DEAD && v[i].h != NULL &&
+			    !n->stopping)
+				on_telegram(n, v[i].c, &v[i].msg, v[i].h,
+				    v[i].r, &v[i].ke);
+			buf_free(&v[i].msg);
+			free(v[i].h);
+		}
+	}
+}
+
+/* Keep a telegram for this turn's signature checks. */
+static void
+vq_push(struct node *n, struct conn *c, uint8_t prec, const struct buf *msg)
+{
+	struct vitem *v;
+
+	if (n->vq == NULL &&
+	    (n->vq = calloc(NODE_VQ_MAX, sizeof(*n->vq))) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	v = &n->vq[n->n_vq];
+	memset(v, 0, sizeof(*v));
+	v->c = c;
+	v->prec = prec;
+	v->h = malloc(sizeof(*v->h));
+	buf_init(&v->msg, WIRE_MSG_MAX);
+	if (v->h == NULL || buf_put(&v->msg, msg->p, msg->len) != 0) {
+		free(v->h);
+		buf_free(&v->msg);
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (++n->n_vq == NODE_VQ_MAX)
+		vq_flush(n);
+}
+
+/*
+ * A receipt arrived (HQ: from the addressee; post: from HQ, for us), in a
+ * message of precedence prec.
+ */
+static void
+on_receipt(struct node *n, struct conn *c, uint8_t prec, struct buf *msg)
 {
 	const struct roster_entry *re;
 	struct receipt rc;
@@ -971,21 +1132,15 @@ on_receipt(struct node *n, struct conn *c, struct buf *msg)
 	    (r = store_receipt_put(n->st, rc.id, rc.by, rc.state, msg->p,
 	    msg->len, &e)) != 0)
 		goto fail;
-	if (n->cfg.role == ROLE_HQ) {
-		/* the telegram's precedence for the signer, from its header */
-		struct env_header *h = malloc(sizeof(*h));
-		struct buf env;
-		uint8_t prec = TG_IMMEDIATE;
-		int found = 0;
-
-		buf_init(&env, ENV_MAX);
-		if (h != NULL && store_env_get(n->st, rc.id, &env, &found,
-		    &e) == 0 && found && env_parse(h, env.p, env.len, NULL) == 0)
-			(void)env_seq_for(h, rc.by, &prec);
-		free(h);
-		buf_free(&env);
+	if (n->cfg.role == ROLE_HQ)
+		/*
+		 * On to the origin at the precedence the signer sent it at
+		 * (its kodend uses the telegram's precedence for it): the
+		 * signer can only rank its own receipts, and reading the
+		 * envelope back to check would cost HQ more than the rest of
+		 * the receipt's relaying.
+		 */
 		r = route_receipt(n, rc.id, rc.origin, rc.by, rc.state, prec, &e);
-	}
 	else if (strcmp(rc.origin, n->cfg.name) != 0) {
 		node_alert(n, "misrouted", rc.by, "receipt for a telegram of "
 		    "%s", rc.origin);
@@ -1114,7 +1269,8 @@ on_sync(struct node *n, struct conn *c, struct buf *msg)
 }
 
 static void
-on_message(struct node *n, struct conn *c, uint8_t type, struct buf *msg)
+on_message(struct node *n, struct conn *c, uint8_t type, uint8_t prec,
+    struct buf *msg)
 {
 	if (n->cfg.role == ROLE_HQ && !c->synced && type != WIRE_SYNC &&
 	    type != WIRE_PING && type != WIRE_PONG) {
@@ -1122,8 +1278,8 @@ on_message(struct node *n, struct conn *c, uint8_t type, struct buf *msg)
 		return;
 	}
 	switch (type) {
-	case WIRE_TELEGRAM: on_telegram(n, c, msg); break;
-	case WIRE_RECEIPT: on_receipt(n, c, msg); break;
+	case WIRE_TELEGRAM: vq_push(n, c, prec, msg); break;
+	case WIRE_RECEIPT: on_receipt(n, c, prec, msg); break;
 	case WIRE_ACK: on_ack(n, c, msg); break;
 	case WIRE_ROSTER: on_roster(n, c, msg); break;
 	case WIRE_SYNC: on_sync(n, c, msg); break;
@@ -1403,7 +1559,7 @@ on_frame(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 		return;
 	}
 	if (done) {
-		on_message(n, c, type, msg);
+		on_message(n, c, type, prec, msg);
 		wire_rx_release(&c->wrx, msg);
 	}
 }
@@ -1449,23 +1605,27 @@ conn_readable(struct node *n, struct conn *c)
 			}
 			continue;
 		}
-		while (c->state != CONN_DEAD && c->in.len >= 2) {
-			size_t l = (size_t)c->in.p[0] << 8 | c->in.p[1];
+		/* frames from off; what is left moves down once */
+		size_t off = 0;
+
+		while (c->state != CONN_DEAD && c->in.len - off >= 2) {
+			size_t l = (size_t)c->in.p[off] << 8 | c->in.p[off + 1];
 
 			if (l == 0) {
 				conn_close(c, "empty frame");
 				return;
 			}
-			if (c->in.len < 2 + l)
+			if (c->in.len - off < 2 + l)
 				break;
-			on_frame(n, c, c->in.p + 2, l);
+			on_frame(n, c, c->in.p + off + 2, l);
 			if (c->state == CONN_DEAD)
 				return;
-			memmove(c->in.p, c->in.p + 2 + l, c->in.len - 2 - l);
-			c->in.len -= 2 + l;
+			off += 2 + l;
 		}
 		if (c->state == CONN_DEAD)
 			return;
+		memmove(c->in.p, c->in.p + off, c->in.len - off);
+		c->in.len -= off;
 	}
 	conn_flush(c);
 }
@@ -1920,6 +2080,7 @@ node_run(struct node *n, struct kerr *e)
 	signal(SIGPIPE, SIG_IGN);
 	if ((n->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		return kerr_set(e, KERR_IO, "signalfd: %s", strerror(errno));
+	verifier_start(n);	/* after sigprocmask: it inherits the mask */
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.ptr = &n->ev_sig;
@@ -1980,6 +2141,7 @@ node_run(struct node *n, struct kerr *e)
 					conn_flush(c);
 			}
 		}
+		vq_flush(n);
 		if (node_commit(n) != 0)
 			break;
 		if (node_now_ms() >= n->next_tick) {
@@ -2001,6 +2163,13 @@ void
 node_close(struct node *n)
 {
 	char path[PATH_MAX];
+
+	verifier_stop(n);
+	for (size_t i = 0; i < n->n_vq; i++) {
+		buf_free(&n->vq[i].msg);
+		free(n->vq[i].h);
+	}
+	free(n->vq);
 
 	while (n->conns != NULL) {
 		struct conn *c = n->conns;

@@ -77,6 +77,23 @@ struct conn {
 	uint32_t want;		/* epoll events currently registered */
 };
 
+/*
+ * A telegram received in this loop turn, waiting for its origin signature
+ * to be checked: the checks of one turn are split between the loop thread
+ * and a worker thread, then the telegrams are handled in arrival order.
+ */
+struct vitem {
+	struct conn *c;
+	uint8_t prec;		/* the record's precedence */
+	struct buf msg;
+	struct env_header *h;
+	int r;
+	struct kerr ke;
+};
+#define NODE_VQ_MAX 512		/* telegrams checked together, at most */
+
+struct verifier;
+
 struct pending {
 	struct conn *c;
 	uint8_t kind;		/* 1 ack on a peer, 2 API reply */
@@ -110,6 +127,9 @@ struct node {
 	size_t n_dirty, cap_dirty;
 	uint64_t next_tick;
 	uint64_t stat_in, stat_out;
+	struct vitem *vq;		/* telegrams of this turn, in arrival order */
+	size_t n_vq;
+	struct verifier *ver;		/* the second core's signature checks */
 };
 
 uint64_t node_now_ms(void);

@@ -1646,6 +1646,91 @@ test_crash_durability(void **state)
 	}
 }
 
+/*
+ * The checkpointer thread copies the WAL into the database while the
+ * writer goes on (the writer's own autocheckpoint is replaced by it), with
+ * every signal blocked in the thread (kodend reads signals with signalfd).
+ */
+#define CK_ENVS 2400
+#define CK_ENV_BYTES 8192
+static off_t
+file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+static int
+threads_unblocked(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char path[300], line[256];
+		FILE *fp;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+		    de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), fp) != NULL)
+			if (strncmp(line, "SigBlk:", 7) == 0 &&
+			    strtoull(line + 7, NULL, 16) == 0)
+				n++;
+		fclose(fp);
+	}
+	closedir(d);
+	return n;
+}
+
+static void
+test_checkpointer(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t env[CK_ENV_BYTES];
+	uint8_t id[STORE_ID];
+	struct buf b;
+	int ins, found;
+
+	assert_int_equal(threads_unblocked(), 1);	/* this one */
+	assert_int_equal(store_checkpointer_start(f->s, f->path, &f->e), 0);
+	assert_int_equal(threads_unblocked(), 1);	/* not the new one */
+	assert_int_equal(store_checkpointer_start(f->s, f->path, &f->e), 0);
+	for (uint32_t i = 1; i <= CK_ENVS; i++) {
+		if (i % 20 == 1)
+			assert_int_equal(store_begin(f->s, &f->e), 0);
+		mkid(id, i);
+		memset(env, (int)(i & 0xff), sizeof(env));
+		assert_int_equal(store_env_put(f->s, id, "paris", i, env,
+		    sizeof(env), &ins, &f->e), 0);
+		if (i % 20 == 0)
+			assert_int_equal(store_commit(f->s, &f->e), 0);
+	}
+	/* ~20 MB went through the log; the thread copied it over */
+	for (int k = 0; k < 500 && file_size(f->path) <
+	    (off_t)CK_ENVS * CK_ENV_BYTES; k++)
+		usleep(10000);
+	assert_true(file_size(f->path) >= (off_t)CK_ENVS * CK_ENV_BYTES);
+	store_close(f->s);
+	assert_int_equal(store_open(&f->s, f->path, &f->e), 0);
+	buf_init(&b, CK_ENV_BYTES);
+	for (uint32_t i = 1; i <= CK_ENVS; i += 97) {
+		mkid(id, i);
+		assert_int_equal(store_env_get(f->s, id, &b, &found, &f->e), 0);
+		assert_int_equal(found, 1);
+		assert_int_equal(b.len, CK_ENV_BYTES);
+		assert_int_equal(b.p[0], i & 0xff);
+		assert_int_equal(b.p[CK_ENV_BYTES - 1], i & 0xff);
+	}
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -1674,6 +1759,7 @@ main(void)
 		T(test_enrolment),
 		T(test_name_caps),
 		T(test_crash_durability),
+		T(test_checkpointer),
 #undef T
 	};
 
