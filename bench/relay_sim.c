@@ -35,15 +35,22 @@
  * chunked at WIRE_CHUNK, precedence ROUTINE), keeping at most W (512)
  * unacknowledged, and reads HQ's WIRE_ACKs (a refusal stops the run).  Every
  * post is also a sink: for each WIRE_TELEGRAM HQ delivers it replies with a
- * WIRE_ACK (kind telegram, the id from env_parse) and does nothing else: no
- * verification, no store, no receipt.  So HQ's work measured here is its
- * telegram path only: verify the origin signature, store the envelope and
- * a queue entry per addressee, fsync (group commit), ack; forward to the
- * addressee; drop the queue entry on the addressee's ack (and commit).
+ * WIRE_ACK (kind telegram, the id from env_parse), then signs a DELIVERED
+ * receipt with its node key (receipt_encode, as node_queue_receipt does)
+ * and sends it as a WIRE_RECEIPT at the telegram's precedence.  The origin
+ * checks each receipt HQ relays to it (receipt_parse: its telegram, from
+ * that addressee) and acks it.  Nothing is verified or stored.  So HQ's
+ * work measured here is its whole relay path: verify the origin signature,
+ * store the envelope and a queue entry per addressee, fsync (group commit),
+ * ack; forward to the addressee; drop the queue entry on the addressee's
+ * ack; store the receipt with its queue entry, ack; forward it to the
+ * origin; drop it on the origin's ack.  --no-receipts leaves receipts out
+ * (HQ's telegram path only).
  * WIRE_PING is answered with WIRE_PONG.
  *
  * Per round: accept rate = telegrams / (first send -> last of HQ's acks);
- * relay rate = telegrams / (first send -> last telegram at a sink); HQ's
+ * relay rate = telegrams / (first send -> last telegram at a sink); receipt
+ * rate = telegrams / (first send -> last receipt at its origin); HQ's
  * CPU per telegram from /proc/PID/stat (utime + stime of all its threads)
  * from the first send until HQ's queue table is empty again (every
  * addressee's ack processed), and the share of a core its busiest thread

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# bench/audit.sh: what the audit log costs (issue 5; docs/audit.md).
+#
+#   bench/audit.sh [--record] [--entries N] [--nodes N] [--runs N]
+#
+#   1. events appended per second on a node (bench/audit_bench append)
+#   2. events ingested per second at HQ from --nodes simulated posts, through
+#      audit_ingest with every check (audit_bench ingest)
+#   3. inclusion and consistency proof sizes and times in a log of --entries
+#      entries, default 10 million (audit_bench proofs; builds a ~2 GB file)
+#   4. the read path with and without its audit record: in-process
+#      (audit_bench readpath), and end to end with hyperfine: `koden read`
+#      against a running post (HQ + one post on 127.0.0.1:17940) and `koden
+#      open` of a sealed file, each by build/koden and by the same sources
+#      built without the record (bench/koden-noaudit, -DKODEN_AUDIT_BENCH_OFF,
+#      never installed)
+#
+# It measures and prints; with --record it rewrites the results block of
+# docs/benchmarks.md ("Audit (issue 5)").  Scratch files live in a temporary
+# directory removed on exit.  Needs hyperfine and python3.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=${B:-build}
+DRV=$ROOT/$B/bench/audit_bench
+NOAUDIT=$ROOT/$B/bench/koden-noaudit
+export KODEN=${KODEN:-$ROOT/$B/koden}
+DOC=$ROOT/docs/benchmarks.md
+RECORD=0 ENTRIES=10000000 NODES=250 RUNS=40
+while [ $# -gt 0 ]; do
+	case $1 in
+	--record) RECORD=1 ;;
+	--entries) ENTRIES=$2; shift ;;
+	--nodes) NODES=$2; shift ;;
+	--runs) RUNS=$2; shift ;;
+	*) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	esac
+	shift
+done
+for f in "$DRV" "$NOAUDIT" "$KODEN"; do
+	[ -x "$f" ] || { echo "bench/audit.sh: no $f: make B=$B bench-audit" >&2; exit 1; }
+done
+command -v hyperfine >/dev/null || { echo "bench/audit.sh: needs hyperfine" >&2; exit 1; }
+
+cd "$ROOT"
+. tests/system/lib.sh
+. tests/system/netlib.sh
+R=$T/results
+: >"$R"
+step() { echo "== $*" >&2; }
+
+step "append (node)"
+mkdir -p "$T/a" && "$DRV" append "$T/a" 2000 | tee -a "$R"
+step "ingest at HQ from $NODES posts"
+mkdir -p "$T/i" && "$DRV" ingest "$T/i" "$NODES" 4 100 | tee -a "$R"
+rm -rf "$T/i"
+step "read path, in process"
+mkdir -p "$T/r" && "$DRV" readpath "$T/r" 500 | tee -a "$R"
+
+step "read path, end to end"
+net_hq TOKYO 17940
+net_post GENEVA
+start TOKYO
+start GENEVA
+person "K. SATO" GENEVA
+wait_posts 20 GENEVA >/dev/null || { echo "network did not come up" >&2; exit 1; }
+mkdraft "$T/d" GENEVA GENEVA "" IMMEDIATE SECRET "Benchmark" "K. SATO"
+ID=$("$KODEN" -d "$T/geneva" send -i "$T/K. SATO.key" "$T/d" 2>/dev/null)
+wait_until 20 bash -c "'$KODEN' -d '$T/geneva' inbox | grep -q '^${ID:0:12}'"
+G=$T/geneva
+# kodend keeps audit.db open on a running node once the log is wired into
+# it; until then a reader stands in for it, so that the CLI's close is not
+# the last one (which would checkpoint the WAL: two more fsyncs)
+(echo "SELECT count(*) FROM meta;"; sleep 100000) | sqlite3 "$G/audit.db" >/dev/null &
+sleep 0.5
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/read.json" \
+	-n read-audited "$KODEN -d $G read $ID -o /dev/null" \
+	-n read-noaudit "$NOAUDIT -d $G read $ID -o /dev/null" >&2
+# open: the same sealed file and key, recorded (-d) or not
+"$KODEN" -d "$T/geneva" seal -i "$T/K. SATO.key" -r "$(cat "$T/K. SATO.pub")" \
+	-o "$T/sealed" "$T/d" 2>/dev/null
+cp "$T/K. SATO.key" "$T/sato.key"
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/open.json" \
+	-n open-audited "$KODEN -d $G open -i $T/sato.key -o /dev/null $T/sealed" \
+	-n open-noaudit "$NOAUDIT -d $G open -i $T/sato.key -o /dev/null $T/sealed" >&2
+python3 - "$T/read.json" "$T/open.json" >>"$R" <<'EOF'
+import json, sys
+for f in sys.argv[1:]:
+    for r in json.load(open(f))["results"]:
+        print("%s_ms %.3f ms (median %.3f, stddev %.3f)" % (r["command"].replace("-", "_"),
+              r["mean"] * 1e3, r["median"] * 1e3, r["stddev"] * 1e3))
+EOF
+grep -E "^(read|open)_" "$R" | tail -4 >&2
+"$KODEN" -d "$G" audit verify >&2
+
+step "proofs at $ENTRIES entries (building the log takes a while)"
+mkdir -p "$T/p" && "$DRV" proofs "$T/p" "$ENTRIES" | tee -a "$R"
+rm -rf "$T/p"
+
+# ---- the table -----------------------------------------------------------
+v() { awk -v k="$1" '$1 == k { print $2 }' "$R"; }
+pct() { python3 -c "a,b=$1,$2; print('%+.1f%%' % ((a-b)/b*100))"; }
+{
+	echo "<!-- audit-results: bench/audit.sh $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m) -->"
+	echo "| measure | result |"
+	echo "| --- | --- |"
+	echo "| append, CLI (open, 1 event + signed head, close) | $(v append_cli_per_s) events/s ($(v append_cli_ms) ms each) |"
+	echo "| append, 1 event per transaction + signed head | $(v append_one_per_s) events/s |"
+	echo "| append, batches of 100 + signed head (kodend) | $(v append_batch100_per_s) events/s |"
+	echo "| ingest at HQ, $(v ingest_nodes) posts, batches of $(v ingest_batch_events), all checks, one transaction + HQ head per batch | $(v ingest_per_s) events/s |"
+	echo "| ingest at HQ, the same, 25 posts' batches per transaction + HQ head (audit_ingest_many) | **$(v ingest_grouped_per_s) events/s** |"
+	echo "| log built for the proofs | $(v proofs_log_entries) entries, $(v proofs_db_bytes_per_entry) bytes/entry on disk |"
+	echo "| inclusion proof at that size | $(v inclusion_hashes_max) hashes = **$(v inclusion_bytes_max) bytes**; generate $(v inclusion_gen_us) µs warm ($(v inclusion_gen_cold_us) µs with the file cold), verify $(v inclusion_verify_us) µs |"
+	echo "| consistency proof at that size | $(v consistency_hashes_max) hashes = **$(v consistency_bytes_max) bytes**; generate $(v consistency_gen_us) µs, verify $(v consistency_verify_us) µs |"
+	echo "| proof file for a third party (audit prove) | $(v prove_file_bytes) bytes |"
+	echo "| in process: open + render one telegram | $(v read_open_render_us) µs |"
+	echo "| ... + the CLI's record (open audit.db, append + head, close) | $(v read_with_cli_audit_us) µs |"
+	echo "| ... + kodend's record (log held open) | $(v read_with_kodend_audit_us) µs |"
+	ra=$(v read_audited_ms) rn=$(v read_noaudit_ms) oa=$(v open_audited_ms) on=$(v open_noaudit_ms)
+	echo "| \`koden read\` end to end, recorded / not | $ra ms / $rn ms (**$(pct "$ra" "$rn")**) |"
+	echo "| \`koden open\` of a sealed file, recorded / not | $oa ms / $on ms (**$(pct "$oa" "$on")**) |"
+	echo "<!-- /audit-results -->"
+} >"$T/table"
+cat "$T/table"
+if [ $RECORD = 1 ]; then
+	python3 - "$DOC" "$T/table" <<'EOF'
+import re, sys
+doc, table = sys.argv[1], open(sys.argv[2]).read().strip()
+s = open(doc).read()
+pat = re.compile(r"<!-- audit-results.*?<!-- /audit-results -->", re.S)
+if pat.search(s):
+    s = pat.sub(lambda m: table, s)
+else:
+    s = s.rstrip() + "\n\n## Audit (issue 5)\n\n" + table + "\n"
+open(doc, "w").write(s)
+EOF
+	echo "recorded in docs/benchmarks.md" >&2
+fi
+exit 0
