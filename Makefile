@@ -39,7 +39,7 @@ CLI_OBJ = $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HELP_OBJ = $(UNIT_HELP:%.c=$(B)/%.o)
 
-.PHONY: all deps test check fuzz fuzz-run bench demo demo-seal clean
+.PHONY: all deps test check fuzz fuzz-run bench bench-audit demo demo-seal clean
 all: $(B)/koden $(B)/kodend $(B)/libkoden.a
 
 $(B)/%.o: %.c
@@ -74,6 +74,19 @@ $(B)/bench/relay_sim: bench/relay_sim.c $(B)/libkoden.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -pthread -o $@ $^ $(LDLIBS_ALL)
+
+# bench/audit.sh's driver (issue 5): append, ingest, proofs, read path.
+$(B)/bench/audit_bench: bench/audit_bench.c $(B)/libkoden.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# The same koden without its audit records, for bench/audit.sh's read-path
+# comparison only (never installed; -DKODEN_AUDIT_BENCH_OFF).
+$(B)/bench/koden-noaudit: $(CLI_SRC) $(B)/libkoden.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -DKODEN_AUDIT_BENCH_OFF -o $@ $^ $(LDLIBS_ALL)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELP_OBJ) $(B)/libkoden.a
 	@mkdir -p $(dir $@)
@@ -111,8 +124,17 @@ FUZZ_SECONDS ?= 60
 fuzz-run: fuzz
 	$(Q)scripts/fuzz-run.sh $(FUZZ_SECONDS)
 
+# The audit log's benchmarks (bench/audit.sh; docs/benchmarks.md).
+bench-audit: all $(B)/bench/audit_bench $(B)/bench/koden-noaudit
+	$(Q)B=$(B) bench/audit.sh
+
 bench: deps all
 	$(Q)bench/seal.sh
+
+# The VPN beside wireguard-go and OpenVPN (issue 4; needs root).
+.PHONY: bench-vpn
+bench-vpn: deps all
+	$(Q)B=$(B) bench/vpn.sh
 
 demo: deps all $(B)/kodend-faulty
 	$(Q)B=$(B) scripts/demo.sh

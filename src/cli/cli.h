@@ -78,5 +78,22 @@ int cmd_inbox(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_alerts(int argc, char **argv);
 int cmd_node(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+/*
+ * Record an event in NODEDIR/audit.db (docs/audit.md); nodedir NULL (no -d)
+ * records nothing.  actor may be NULL (the unix user is always added);
+ * outcome is "ok" or "fail: reason".  Signs a head when the node key is
+ * readable.  Returns EX_OK or EX_FAIL (with a message): a caller about to
+ * show a telegram must not show it when recording failed.
+ */
+int cli_audit_dir(const char *nodedir, const char *actor, const char *action,
+    const char *object, const char *outcome, const char *detail);
+/* "ok" for EX_OK, else "fail: " + the last cli_fail message (static). */
+const char *cli_outcome(int ex);
+extern char cli_last_error[256];
+/* cli_audit_dir with -d NODEDIR. */
+int cli_audit(const char *actor, const char *action, const char *object,
+    const char *outcome, const char *detail);
 
 #endif

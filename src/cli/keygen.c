@@ -79,6 +79,8 @@ cmd_keygen(int argc, char **argv)
 	puts(pk);
 	r = fflush(stdout) == 0 ? EX_OK : EX_FAIL;
 out:
+	(void)cli_audit(name, "key-create", out, cli_outcome(r),
+	    r == EX_OK ? pk : NULL);
 	cli_pass_free(pass);
 	identity_free(id);
 	return r;

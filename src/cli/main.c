@@ -22,6 +22,7 @@ static const struct verb verbs[] = {
 	{ "read", cmd_read, "-d NODEDIR: open, verify and print a received telegram" },
 	{ "alerts", cmd_alerts, "-d NODEDIR: gaps, replays, forgeries and other alerts" },
 	{ "node", cmd_node, "-d NODEDIR: this node's links and queues" },
+	{ "audit", cmd_audit, "-d NODEDIR: verify, query and prove the audit log" },
 };
 
 /* -d NODEDIR, given before the command. */

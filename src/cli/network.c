@@ -555,6 +555,44 @@ out:
 	return r;
 }
 
+/*
+ * Record a network command in the node's audit log (docs/audit.md): the
+ * directory changes at HQ (add-post, add-person, revoke), node creation
+ * (init, join), roster views.  The node directory is -d before the verb or
+ * -d/--dir after it; none yet (a failed init) records nothing.
+ */
+static void
+audit_network(int argc, char **argv, int r)
+{
+	const char *dir = cli_nodedir, *obj = NULL, *sub = argv[1], *action;
+	char path[4096], detail[256];
+
+	for (int i = 2; i < argc; i++) {
+		if ((strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--dir") ==
+		    0) && i + 1 < argc)
+			dir = argv[++i];
+		else if (strncmp(argv[i], "--dir=", 6) == 0)
+			dir = argv[i] + 6;
+		else if (argv[i][0] == '-' && i + 1 < argc &&
+		    strcmp(argv[i], "--help") != 0)
+			i++;	/* an option's value */
+		else if (obj == NULL && argv[i][0] != '-')
+			obj = argv[i];
+	}
+	if (dir == NULL || node_path(path, sizeof(path), dir, CONFIG_FILE) != 0 ||
+	    access(path, F_OK) != 0)
+		return;
+	if (strcmp(sub, "list") == 0)
+		action = "list";
+	else if (strcmp(sub, "init") == 0 || strcmp(sub, "join") == 0)
+		action = "config-change";
+	else
+		action = "dir-change";
+	snprintf(detail, sizeof(detail), "network %s", sub);
+	(void)cli_audit_dir(dir, NULL, action, obj != NULL ? obj : sub,
+	    cli_outcome(r), detail);
+}
+
 int
 cmd_network(int argc, char **argv)
 {
@@ -572,8 +610,13 @@ cmd_network(int argc, char **argv)
 		return argc < 2 ? EX_USAGE : EX_OK;
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0)
-			return subs[i].fn(argc - 1, argv + 1);
+		if (strcmp(argv[1], subs[i].name) == 0) {
+			int r = subs[i].fn(argc - 1, argv + 1);
+
+			if (r != EX_USAGE)
+				audit_network(argc, argv, r);
+			return r;
+		}
 	cli_warn("unknown network command '%s'", argv[1]);
 	fputs(network_usage, stderr);
 	return EX_USAGE;

@@ -127,7 +127,7 @@ cmd_send(int argc, char **argv)
 	struct tg *t = NULL;
 	struct kerr e = { "" };
 	struct buf draft, env, resp;
-	char idhex[TG_ID_HEX];
+	char idhex[TG_ID_HEX] = "-";
 	size_t n = 0;
 	int c, r, restricted = 0;
 
@@ -212,6 +212,7 @@ cmd_send(int argc, char **argv)
 			t->serial = 0;	/* past 999999: unnumbered */
 	}
 	randombytes_buf(t->id, TG_ID_LEN);
+	tg_id_hex(idhex, t->id);
 	t->dtg = (uint64_t)time(NULL);
 	if ((r = env_seal(&env, t, me, me, rcpt, n, &e)) != 0) {
 		r = cli_fail(cli_exit_code(r), "%s", kerr_msg(&e, r));
@@ -219,13 +220,21 @@ cmd_send(int argc, char **argv)
 	}
 	if ((r = call(API_SEND, env.p, env.len, &resp)) != EX_OK)
 		goto out;
-	tg_id_hex(idhex, t->id);
 	puts(idhex);
 	cli_warn("telegram %s %06llu stored for delivery to %zu post(s): %s",
 	    t->origin, (unsigned long long)t->serial, t->to.n + t->info.n,
 	    tg_prec_name(t->prec_action));
 	r = EX_OK;
 out:
+	if (idfile != NULL && cli_nodedir != NULL && r != EX_USAGE) {
+		char d[160];
+
+		snprintf(d, sizeof(d), "drafted, sealed and released%s%s",
+		    t != NULL ? "; precedence " : "",
+		    t != NULL ? tg_prec_name(t->prec_action) : "");
+		(void)cli_audit(me != NULL ? me->name : NULL, "send", idhex,
+		    cli_outcome(r), d);
+	}
 	free(rcpt);
 	roster_free(&ro);
 	identity_free(me);
@@ -265,7 +274,9 @@ cmd_status(int argc, char **argv)
 		r = cli_fail(EX_USAGE, "ID too long");
 		goto out;
 	}
-	if ((r = call(API_STATUS, req.p, req.len, &resp)) != EX_OK)
+	r = call(API_STATUS, req.p, req.len, &resp);
+	(void)cli_audit(NULL, "status", argv[1], cli_outcome(r), NULL);
+	if (r != EX_OK)
 		goto out;
 	rd_init(&rd, resp.p, resp.len);
 	if (rd_copy(&rd, id, 16) != 0 || rd_u16(&rd, &k) != 0) {
@@ -320,7 +331,11 @@ cmd_inbox(int argc, char **argv)
 		return EX_USAGE;
 	}
 	buf_init(&resp, API_MSG_MAX);
-	if ((r = call(API_INBOX, NULL, 0, &resp)) != EX_OK)
+	r = call(API_INBOX, NULL, 0, &resp);
+	/* listing shows subjects: recorded before they are shown */
+	if (cli_audit(NULL, "list", "inbox", cli_outcome(r), NULL) != EX_OK)
+		r = EX_FAIL;
+	if (r != EX_OK)
 		goto out;
 	rd_init(&rd, resp.p, resp.len);
 	if (rd_u16(&rd, &k) != 0 || rd_u8(&rd, &more) != 0) {
@@ -395,8 +410,8 @@ cmd_read(int argc, char **argv)
 	struct buf req, resp, txt;
 	struct rd rd;
 	uint8_t mode;
-	char pk[PUBKEY_STR_MAX];
-	int c, r;
+	char pk[PUBKEY_STR_MAX], object[TG_ID_HEX] = "";
+	int c, r, audited = 0;
 
 	buf_init(&req, 300);
 	buf_init_secret(&resp, API_MSG_MAX);
@@ -441,7 +456,12 @@ cmd_read(int argc, char **argv)
 			r = cli_fail(EX_FAIL, "malformed answer from kodend");
 			goto done;
 		}
-		if ((r = cli_write_output(out, p, len, 0600)) != EX_OK) {
+		/* recorded before it is shown: no trace, no telegram */
+		audited = 1;
+		if ((r = cli_audit(NULL, "read", argv[optind], "ok", out ?
+		    "opened by kodend; to file" : "opened by kodend; to screen"))
+		    != EX_OK ||
+		    (r = cli_write_output(out, p, len, 0600)) != EX_OK) {
 			free(drafter);
 			goto done;
 		}
@@ -464,6 +484,7 @@ cmd_read(int argc, char **argv)
 			    "persons only: give your key with -i KEYFILE");
 			goto done;
 		}
+		tg_id_hex(object, id);
 		if ((r = cli_load_identity(&me, idfile, pass_file)) != EX_OK)
 			goto done;
 		if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -475,7 +496,14 @@ cmd_read(int argc, char **argv)
 			r = cli_fail(cli_exit_code(r), "%s", kerr_msg(&e, r));
 			goto done;
 		}
-		if ((r = tg_render(t, &txt)) != 0 ||
+		if ((r = tg_render(t, &txt)) == 0) {
+			audited = 1;
+			if ((r = cli_audit(me->name, "read", object, "ok", out ?
+			    "restricted; to file" : "restricted; to screen")) !=
+			    EX_OK)
+				goto done;
+		}
+		if (r != 0 ||
 		    (r = cli_write_output(out, txt.p, txt.len, 0600)) != EX_OK) {
 			r = r < 0 ? cli_fail(EX_FAIL, "cannot render") : r;
 			goto done;
@@ -490,6 +518,11 @@ cmd_read(int argc, char **argv)
 		r = EX_OK;
 	}
 done:
+	/* every failed attempt too (a wrong key, a refused NODIS open) */
+	if (!audited && r != EX_OK && r != EX_USAGE && cli_nodedir != NULL &&
+	    optind < argc)
+		(void)cli_audit(me != NULL ? me->name : NULL, "read", object[0] ?
+		    object : argv[optind], cli_outcome(r), "attempt");
 	tg_free(t);
 	free(h);
 	identity_free(me);
@@ -521,7 +554,8 @@ cmd_alerts(int argc, char **argv)
 	buf_init(&req, 16);
 	buf_init(&resp, API_MSG_MAX);
 	if (buf_put_u64(&req, after) != 0 ||
-	    (r = call(API_ALERTS, req.p, req.len, &resp)) != EX_OK)
+	    (r = call(API_ALERTS, req.p, req.len, &resp)) != EX_OK ||
+	    (r = cli_audit(NULL, "list", "alerts", "ok", NULL)) != EX_OK)
 		goto out;
 	rd_init(&rd, resp.p, resp.len);
 	if (rd_u16(&rd, &k) != 0) {

@@ -53,7 +53,7 @@ cmd_open(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *idfile = NULL, *out = NULL, *pass_file = NULL, *in;
+	const char *idfile = NULL, *out = NULL, *pass_file = NULL, *in = NULL;
 	struct identity *id = NULL;
 	struct env_header *h = NULL;
 	struct keylist *kl;
@@ -62,8 +62,9 @@ cmd_open(int argc, char **argv)
 	struct kerr e = { "" };
 	struct buf b, txt;
 	char idhex[TG_ID_HEX], who[PUBKEY_STR_MAX + 2 * KEY_NAME_MAX];
-	int c, r = EX_OK;
+	int c, r = EX_OK, audited = 0;
 
+	idhex[0] = '\0';
 	if ((kl = calloc(1, sizeof(*kl))) == NULL ||
 	    (h = calloc(1, sizeof(*h))) == NULL) {
 		free(kl);
@@ -99,6 +100,7 @@ cmd_open(int argc, char **argv)
 		    strcmp(in, "-") ? in : "stdin", kerr_msg(&e, r));
 		goto out;
 	}
+	tg_id_hex(idhex, t->id);
 	if (kl->n > 0 && keylist_find(kl, &drafter) == NULL) {
 		describe(who, sizeof(who), &drafter, kl);
 		r = cli_fail(EX_VERIFY, "drafter key %s: refusing to show the "
@@ -109,15 +111,22 @@ cmd_open(int argc, char **argv)
 		r = cli_fail(EX_FAIL, "cannot render telegram: %s", kerr_str(r));
 		goto out;
 	}
-	if ((r = cli_write_output(out, txt.p, txt.len, 0600)) != EX_OK)
+	/* recorded before it is shown: no trace, no telegram (-d only) */
+	audited = 1;
+	if ((r = cli_audit(id->name, "open", idhex, "ok", out ? "to file" :
+	    "to screen")) != EX_OK ||
+	    (r = cli_write_output(out, txt.p, txt.len, 0600)) != EX_OK)
 		goto out;
-	tg_id_hex(idhex, t->id);
 	cli_warn("telegram %s from %s: signatures verified", idhex, t->origin);
 	describe(who, sizeof(who), &drafter, kl);
 	cli_warn("  drafted by %s, key %s", t->drafter, who);
 	describe(who, sizeof(who), &h->origin_pk, kl);
 	cli_warn("  origin post key %s", who);
 out:
+	if (!audited && r != EX_OK && idfile != NULL)
+		(void)cli_audit(id != NULL ? id->name : NULL, "open",
+		    t != NULL ? idhex : (in != NULL ? in : "-"), cli_outcome(r),
+		    "decrypt attempt");
 	identity_free(id);
 	tg_free(t);
 	buf_free(&b);

@@ -78,6 +78,7 @@ cmd_seal(int argc, char **argv)
 
 	if ((kl = calloc(1, sizeof(*kl))) == NULL)
 		return cli_fail(EX_FAIL, "out of memory");
+	snprintf(idhex, sizeof(idhex), "-");
 	buf_init_secret(&draft, TG_DRAFT_MAX + 1);
 	buf_init(&env, ENV_MAX);
 	while (r == EX_OK &&
@@ -123,6 +124,7 @@ cmd_seal(int argc, char **argv)
 	}
 	randombytes_buf(t->id, TG_ID_LEN);
 	t->dtg = (uint64_t)time(NULL);
+	tg_id_hex(idhex, t->id);
 	if ((r = cli_load_identity(&drafter, idfile, pass_file)) != EX_OK)
 		goto out;
 	if (origin_file != NULL &&
@@ -139,6 +141,9 @@ cmd_seal(int argc, char **argv)
 	cli_warn("sealed telegram %s: %s, %zu bytes", idhex,
 	    tg_prec_name(t->prec_action), env.len);
 out:
+	if (idfile != NULL && r != EX_USAGE)
+		(void)cli_audit(drafter != NULL ? drafter->name : NULL, "seal",
+		    t != NULL ? idhex : "-", cli_outcome(r), NULL);
 	identity_free(drafter);
 	identity_free(origin);
 	tg_free(t);

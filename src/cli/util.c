@@ -12,6 +12,9 @@
 
 #include "cli/cli.h"
 
+/* The last message given to cli_fail: the reason in audit outcomes. */
+char cli_last_error[256];
+
 void
 cli_warn(const char *fmt, ...)
 {
@@ -32,6 +35,9 @@ cli_fail(int code, const char *fmt, ...)
 	fputs("koden: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	vsnprintf(cli_last_error, sizeof(cli_last_error), fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 	return code;
@@ -260,7 +266,7 @@ cli_load_identity(struct identity **out, const char *path,
 	uint8_t *txt = NULL;
 	size_t len = 0, plen = 0;
 	char *pass = NULL, prompt[512];
-	int r, enc;
+	int r, enc = 0;
 
 	*out = NULL;
 	if ((r = keyfile_read(path, &txt, &len, &e)) != 0)
@@ -281,6 +287,14 @@ cli_load_identity(struct identity **out, const char *path,
 	}
 	r = EX_OK;
 out:
+	/* every unlock of a key on a node, successful or not */
+	if (enc > 0 && cli_audit(r == EX_OK ? (*out)->name : NULL, "unlock",
+	    path, r == EX_OK ? "ok" : cli_outcome(r), NULL) != EX_OK &&
+	    r == EX_OK) {
+		identity_free(*out);
+		*out = NULL;
+		r = EX_FAIL;
+	}
 	cli_pass_free(pass);
 	sodium_memzero(txt, len);
 	free(txt);
