@@ -19,6 +19,7 @@ config_defaults(struct config *c)
 	memset(c, 0, sizeof(*c));
 	c->log_level = LOG_INFO_;
 	c->gap_timeout = 600;
+	c->audit_silence = 60;
 	c->retry_max = 30;
 	c->idle_timeout = 120;
 	c->handshake_timeout = 10;
@@ -145,13 +146,16 @@ set_key(struct config *c, const char *k, const char *v, size_t line,
 			    "must be error, warn, info or debug", line);
 	} else if (strcmp(k, "gap_timeout") == 0 ||
 	    strcmp(k, "retry_max") == 0 || strcmp(k, "idle_timeout") == 0 ||
-	    strcmp(k, "handshake_timeout") == 0 || strcmp(k, "batch") == 0) {
+	    strcmp(k, "handshake_timeout") == 0 || strcmp(k, "batch") == 0 ||
+	    strcmp(k, "audit_silence") == 0) {
 		uint32_t max = strcmp(k, "batch") == 0 ? 4096 : 86400;
 
 		if (parse_u32(v, 1, max, &n) != 0)
 			return kerr_set(e, KERR_INVALID, "line %zu: %s must be "
 			    "a whole number from 1 to %u", line, k, max);
-		if (k[0] == 'g')
+		if (k[0] == 'a')
+			c->audit_silence = n;
+		else if (k[0] == 'g')
 			c->gap_timeout = n;
 		else if (k[0] == 'r')
 			c->retry_max = n;
@@ -292,8 +296,9 @@ config_save(const struct config *c, const char *nodedir, struct kerr *e)
 	}
 	fprintf(f, "log_level = %s\n", lv[c->log_level]);
 	fprintf(f, "gap_timeout = %u\nretry_max = %u\nidle_timeout = %u\n"
-	    "handshake_timeout = %u\nbatch = %u\n", c->gap_timeout,
-	    c->retry_max, c->idle_timeout, c->handshake_timeout, c->batch);
+	    "handshake_timeout = %u\nbatch = %u\naudit_silence = %u\n",
+	    c->gap_timeout, c->retry_max, c->idle_timeout,
+	    c->handshake_timeout, c->batch, c->audit_silence);
 	if (fflush(f) != 0 || fsync(fd) != 0) {
 		fclose(f);
 		unlink(tmp);

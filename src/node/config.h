@@ -25,6 +25,7 @@ struct config {
 	uint8_t dir_pk[32];		/* post: the directory signing key */
 	int log_level;
 	uint32_t gap_timeout;		/* seconds before a missing seq is a gap */
+	uint32_t audit_silence;		/* HQ: seconds a busy post may not ship audit */
 	uint32_t retry_max;		/* seconds: cap of the reconnect backoff */
 	uint32_t idle_timeout;		/* seconds without a complete frame */
 	uint32_t handshake_timeout;	/* seconds to finish the Noise handshake */

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -40,7 +41,9 @@
 #include "lib/log.h"
 #include "node/admin.h"
 #include "node/api.h"
+#include "audit/ship.h"
 #include "node/node.h"
+#include "node/nodeaudit.h"
 #include "node/receipt.h"
 #include "node/token.h"
 #include "telegram/envelope.h"
@@ -49,6 +52,9 @@
 #define EV_API 2
 #define EV_SIG 3
 #define EV_CONN 4
+#define EV_AUDIT 5
+#define AUDIT_SHIP_MAX 1024	/* entries per batch to HQ */
+#define AUDIT_BCAST_MS 10000	/* HQ sends its head to every post this often */
 #define HQ_LINK "@hq"
 #define TICK_MS 1000
 
@@ -81,10 +87,27 @@ node_alert(struct node *n, const char *kind, const char *origin,
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	log_warn("ALERT %s from %s: %s", kind, origin ? origin : "-", detail);
+	naudit_event(n->audit, "kodend", origin ? origin : "-", "alert", kind,
+	    "ok", "%s", detail);
 	if (node_txn(n, &e) != 0 ||
 	    store_alert_add(n->st, kind, origin ? origin : "", detail, now_s(),
 	    &e) != 0)
 		log_err("cannot record alert: %s", e.msg);
+}
+
+/* A directory change: the roster version and the hash of its signed form. */
+static void
+audit_roster(struct node *n, uint64_t version, const uint8_t *blob,
+    size_t len, const char *how)
+{
+	uint8_t h[crypto_hash_sha256_BYTES];
+	char hex[2 * sizeof(h) + 1], obj[32];
+
+	crypto_hash_sha256(h, blob, len);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(obj, sizeof(obj), "roster:%llu", (unsigned long long)version);
+	naudit_event(n->audit, "kodend", "directory", "dir-change", obj, "ok",
+	    "sha256=%s %s", hex, how);
 }
 
 /* ---- transactions and the group commit ---------------------------------- */
@@ -297,6 +320,7 @@ conn_close(struct conn *c, const char *why)
 	c->state = CONN_DEAD;
 	if (n->hq == c) {
 		n->hq = NULL;
+		n->audit_inflight = 0;
 		n->dial_at = node_now_ms() + (uint64_t)n->backoff * 1000;
 		n->backoff = n->backoff ? 2 * n->backoff : 1;
 		if (n->backoff > n->cfg.retry_max)
@@ -787,6 +811,14 @@ deliver_local(struct node *n, const struct env_header *h, const uint8_t *env,
 		goto out;
 	if (prec == TG_ROUTINE && h->prec_action == TG_ROUTINE)
 		alert_gaps(n, h->origin, seq);
+	{
+		char hex[TG_ID_HEX];
+
+		tg_id_hex(hex, h->id);
+		naudit_event(n->audit, "kodend", h->origin, "delivery", hex,
+		    "ok", "#%llu from %s, precedence %u",
+		    (unsigned long long)seq, h->origin, prec);
+	}
 	receipt_env_hash(hash, env, len);
 	r = node_queue_receipt(n, h->id, h->origin, RECEIPT_DELIVERED, prec,
 	    hash, e);
@@ -874,6 +906,9 @@ on_telegram(struct node *n, struct conn *c, struct buf *msg,
 		}
 		if (r != 0)
 			goto fail;
+		if (ins)
+			naudit_envelope(n->audit, h->id, h->origin, msg->p,
+			    msg->len);
 		for (size_t i = 0; ins && i < h->n_addr; i++) {
 			struct store_qitem it;
 			const char *dest = h->addr[i].name;
@@ -918,6 +953,7 @@ on_telegram(struct node *n, struct conn *c, struct buf *msg,
 			goto fail;
 	}
 	n->stat_in++;
+	c->audit_traffic++;
 	node_count_msg(n);
 ack:
 	if (pending_ack(n, c, &ack) != 0)
@@ -1149,6 +1185,15 @@ on_receipt(struct node *n, struct conn *c, uint8_t prec, struct buf *msg)
 		r = store_status_set(n->st, rc.id, rc.by, rc.state, rc.time, &e);
 	if (r != 0)
 		goto fail;
+	c->audit_traffic++;
+	{
+		char hex[TG_ID_HEX];
+
+		tg_id_hex(hex, rc.id);
+		naudit_event(n->audit, "kodend", rc.by, "receipt", hex, "ok",
+		    "%s by %s for %s", rc.state == RECEIPT_READ ? "READ" :
+		    "DELIVERED", rc.by, rc.origin);
+	}
 	node_count_msg(n);
 ack:
 	if (pending_ack(n, c, &ack) != 0)
@@ -1190,6 +1235,17 @@ on_ack(struct node *n, struct conn *c, struct buf *msg)
 		log_err("ack from %s: %s", c->peer, e.msg);
 		n->stopping = 2;
 		return;
+	}
+	c->audit_traffic++;
+	if (it.kind == STORE_Q_TELEGRAM) {
+		char hex[TG_ID_HEX];
+
+		tg_id_hex(hex, it.id);
+		naudit_event(n->audit, "kodend", c->peer, n->cfg.role ==
+		    ROLE_HQ ? "relay" : "sent", hex,
+		    a.result == WIRE_ACK_REFUSED ? "fail: refused" : "ok",
+		    "%s %s", n->cfg.role == ROLE_HQ ? "delivered to" :
+		    "stored by", c->peer);
 	}
 	if (a.result == WIRE_ACK_REFUSED)
 		node_alert(n, "refused", c->peer, "%s refused an item: %s",
@@ -1241,6 +1297,7 @@ on_roster(struct node *n, struct conn *c, struct buf *msg)
 	}
 	log_info("roster version %llu from HQ (%zu entries)",
 	    (unsigned long long)next.version, next.n);
+	audit_roster(n, next.version, msg->p, msg->len, "from HQ");
 	if (n->have_roster)
 		roster_free(&n->roster);
 	n->roster = next;
@@ -1268,6 +1325,260 @@ on_sync(struct node *n, struct conn *c, struct buf *msg)
 	node_mark_dirty(n, c->peer);
 }
 
+/* ---- the audit log: shipping (post) and collecting (HQ) ----------------- */
+
+/* HQ's key for its signed heads: the roster's HQ entry. */
+static const uint8_t *
+hq_sign_pk(const struct node *n)
+{
+	for (size_t i = 0; n->have_roster && i < n->roster.n; i++)
+		if (n->roster.v[i].kind == ROSTER_HQ && !n->roster.v[i].revoked)
+			return n->roster.v[i].pk.sign;
+	return NULL;
+}
+
+/*
+ * Post: send HQ the entries it has not acknowledged, one batch at a time
+ * (with a head at its end and the consistency proof from what HQ has).
+ */
+static void
+audit_ship(struct node *n)
+{
+	struct conn *c = n->hq;
+	struct kerr e = { "" };
+	uint64_t upto = 0, acked = 0;
+	struct buf b;
+
+	if (n->audit == NULL || n->cfg.role != ROLE_POST || c == NULL ||
+	    c->state != CONN_OPEN || n->audit_inflight != 0)
+		return;
+	if (audit_shipped(naudit_log(n->audit), &acked) != 0)
+		return;
+	buf_init(&b, WIRE_MSG_MAX - 1024);
+	if (audit_ship_prepare(naudit_log(n->audit), n->key, AUDIT_SHIP_MAX, &b,
+	    &upto, &e) != 0)
+	{
+		log_err("audit: cannot prepare a batch for HQ: %s", e.msg);
+		if (!c->audit_alerted) {
+			c->audit_alerted = 1;
+			node_alert(n, "audit", "-", "this node's audit log "
+			    "cannot be shipped to HQ: %s", e.msg);
+		}
+	} else if (upto > acked && b.len > 0) {
+		conn_send_msg(c, WIRE_AUDIT, TG_PRIORITY, b.p, b.len);
+		conn_flush(c);
+		n->audit_inflight = upto;
+	}
+	buf_free(&b);
+}
+
+/*
+ * HQ -> post: result (0 batch accepted, 1 batch refused, 2 no batch: HQ's
+ * head only), the post's accepted size, and HQ's head with the
+ * consistency proof from the size the post last saw.
+ */
+static void
+audit_reply(struct node *n, struct conn *c, uint8_t result, uint64_t acked)
+{
+	struct kerr e = { "" };
+	struct audit_head h;
+	struct buf b;
+	int found = 0;
+
+	buf_init(&b, 64 * 1024);
+	if (buf_put_u8(&b, result) != 0 || buf_put_u64(&b, acked) != 0 ||
+	    audit_hq_head_msg(naudit_log(n->audit), NULL, c->audit_hq_seen,
+	    &b, &e) != 0) {
+		if (e.msg[0])
+			log_debug("audit: no head for %s yet: %s", c->peer,
+			    e.msg);
+		b.len = 9;	/* the ack alone */
+	} else if (audit_latest_head(naudit_log(n->audit), &h, &found) == 0 &&
+	    found)
+		c->audit_hq_seen = h.size;	/* what the post will hold */
+	if (b.len >= 9 && (result != 2 || b.len > 9))
+		conn_send_msg(c, WIRE_AUDIT_ACK, TG_PRIORITY, b.p, b.len);
+	buf_free(&b);
+}
+
+/* HQ: a post's batch; checked and stored with the turn's others. */
+static void aq_flush(struct node *n);
+
+static void
+on_audit(struct node *n, struct conn *c, struct buf *msg)
+{
+	struct aitem *it;
+
+	if (n->cfg.role != ROLE_HQ || n->audit == NULL) {
+		conn_close(c, "unexpected audit batch");
+		return;
+	}
+	if (n->aq == NULL &&
+	    (n->aq = calloc(NODE_AQ_MAX, sizeof(*n->aq))) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (n->n_aq == NODE_AQ_MAX)
+		aq_flush(n);
+	it = &n->aq[n->n_aq];
+	it->c = c;
+	buf_init(&it->msg, msg->len);
+	if (buf_put(&it->msg, msg->p, msg->len) != 0) {
+		buf_free(&it->msg);
+		conn_close(c, "out of memory");
+		return;
+	}
+	n->n_aq++;
+}
+
+/*
+ * HQ: ingest the turn's batches in one transaction of the audit log (one
+ * fsync, one global head), then answer each post.
+ */
+static void
+aq_flush(struct node *n)
+{
+	struct audit_ingest_item *items;
+	struct kerr e = { "" };
+	size_t k = n->n_aq, m = 0, *idx;
+
+	if (k == 0)
+		return;
+	n->n_aq = 0;
+	items = calloc(k, sizeof(*items));
+	idx = calloc(k, sizeof(*idx));
+	if (items == NULL || idx == NULL) {
+		log_err("audit: out of memory for %zu batches", k);
+		goto out;
+	}
+	for (size_t i = 0; i < k; i++) {
+		const struct roster_entry *re = roster_site(n, n->aq[i].c->peer);
+
+		if (re == NULL || n->aq[i].c->state == CONN_DEAD)
+			continue;	/* revoked or gone meanwhile */
+		items[m].node = n->aq[i].c->peer;
+		items[m].node_pk = re->pk.sign;
+		items[m].msg = n->aq[i].msg.p;
+		items[m].len = n->aq[i].msg.len;
+		idx[m++] = i;
+	}
+	if (m > 0 && audit_ingest_many(naudit_log(n->audit), items, m, n->key,
+	    &e) != 0) {
+		log_err("audit: cannot store %zu batches: %s", m, e.msg);
+		goto out;
+	}
+	for (size_t j = 0; j < m; j++) {
+		struct conn *c = n->aq[idx[j]].c;
+
+		c->audit_seen = 1;
+		if (items[j].result != 0) {
+			node_alert(n, "audit", c->peer, "refused %s's audit "
+			    "batch: %s", c->peer, items[j].err.msg);
+			audit_reply(n, c, 1, items[j].acked);
+		} else {
+			c->audit_hq_seen = items[j].hq_seen;
+			audit_reply(n, c, 0, items[j].acked);
+			c->audit_grew = node_now_ms();
+			c->audit_traffic = 0;
+			c->audit_alerted = 0;
+		}
+		conn_flush(c);
+	}
+out:
+	for (size_t i = 0; i < k; i++)
+		buf_free(&n->aq[i].msg);
+	free(items);
+	free(idx);
+}
+
+/* HQ: its head to every post that ships, now and then, even when idle. */
+static void
+audit_broadcast(struct node *n)
+{
+	uint64_t now = node_now_ms();
+
+	if (n->cfg.role != ROLE_HQ || n->audit == NULL)
+		return;
+	/*
+	 * A post that exchanges telegrams or receipts writes audit entries
+	 * for each: if none arrive for audit_silence seconds, its log is
+	 * broken or being held back.
+	 */
+	for (struct conn *c = n->conns; c != NULL; c = c->next) {
+		if (c->kind != CONN_PEER || c->state != CONN_OPEN ||
+		    !c->synced)
+			continue;
+		if (c->audit_grew == 0)
+			c->audit_grew = now;
+		if (c->audit_traffic > 0 && !c->audit_alerted &&
+		    now - c->audit_grew > (uint64_t)n->cfg.audit_silence * 1000) {
+			c->audit_alerted = 1;
+			node_alert(n, "audit-silent", c->peer, "%s exchanged "
+			    "%llu telegrams and receipts in the last %llu s "
+			    "without shipping any audit entry", c->peer,
+			    (unsigned long long)c->audit_traffic,
+			    (unsigned long long)(now - c->audit_grew) / 1000);
+		}
+	}
+	if (now < n->audit_bcast)
+		return;
+	n->audit_bcast = node_now_ms() + AUDIT_BCAST_MS;
+	for (struct conn *c = n->conns; c != NULL; c = c->next)
+		if (c->kind == CONN_PEER && c->state == CONN_OPEN &&
+		    c->audit_seen) {
+			audit_reply(n, c, 2, 0);
+			conn_flush(c);
+		}
+}
+
+/* Post: HQ's answer to a batch, or its head alone. */
+static void
+on_audit_ack(struct node *n, struct conn *c, struct buf *msg)
+{
+	const uint8_t *hq_pk = hq_sign_pk(n);
+	struct kerr e = { "" };
+	struct rd rd;
+	uint64_t acked;
+	uint8_t result;
+	int r;
+
+	if (n->cfg.role != ROLE_POST || n->audit == NULL) {
+		conn_close(c, "unexpected audit ack");
+		return;
+	}
+	rd_init(&rd, msg->p, msg->len);
+	if (rd_u8(&rd, &result) != 0 || rd_u64(&rd, &acked) != 0 ||
+	    result > 2) {
+		conn_close(c, "malformed audit ack");
+		return;
+	}
+	if (result == 0) {
+		if (acked > n->audit_inflight)
+			log_warn("audit: HQ acknowledged %llu entries, %llu "
+			    "were sent", (unsigned long long)acked,
+			    (unsigned long long)n->audit_inflight);
+		else if (audit_mark_shipped(naudit_log(n->audit), acked) != 0)
+			log_err("audit: cannot record HQ's ack");
+		n->audit_inflight = 0;
+	} else if (result == 1) {
+		node_alert(n, "audit", c->peer, "HQ refused this node's audit "
+		    "entries (it holds %llu of them): see HQ's alerts",
+		    (unsigned long long)acked);
+		n->audit_inflight = UINT64_MAX;	/* no more until reconnected */
+	}
+	if (rd_left(&rd) > 0 && hq_pk != NULL) {
+		r = audit_check_hq_head(naudit_log(n->audit), hq_pk,
+		    msg->p + rd.off, rd_left(&rd), NULL, &e);
+		if (r == KERR_MISMATCH)
+			node_alert(n, "audit-fork", c->peer, "%s", e.msg);
+		else if (r == KERR_SIGNATURE)
+			node_alert(n, "forgery", c->peer, "%s", e.msg);
+		else if (r != 0)
+			log_debug("audit: HQ's head: %s", e.msg);
+	}
+	audit_ship(n);
+}
+
 static void
 on_message(struct node *n, struct conn *c, uint8_t type, uint8_t prec,
     struct buf *msg)
@@ -1285,6 +1596,8 @@ on_message(struct node *n, struct conn *c, uint8_t type, uint8_t prec,
 	case WIRE_SYNC: on_sync(n, c, msg); break;
 	case WIRE_PING: conn_send_msg(c, WIRE_PONG, TG_FLASH, NULL, 0); break;
 	case WIRE_PONG: break;
+	case WIRE_AUDIT: on_audit(n, c, msg); break;
+	case WIRE_AUDIT_ACK: on_audit_ack(n, c, msg); break;
 	default: conn_close(c, "unknown message type");
 	}
 }
@@ -1474,6 +1787,9 @@ hs_responder_1(struct node *n, struct conn *c, const uint8_t *p, size_t len,
 			return;
 		}
 		log_info("enrolled post %s", hello.name);
+		naudit_event(n->audit, "kodend", hello.name, "enrol",
+		    hello.name, "ok", "post %s enrolled with its token",
+		    hello.name);
 	}
 	re = roster_find(&n->roster, hello.name);
 	found = re != NULL && !re->revoked && re->kind == ROSTER_POST &&
@@ -1702,6 +2018,8 @@ accept_api(struct node *n)
 			continue;
 		}
 		c->state = CONN_OPEN;
+		snprintf(c->who, sizeof(c->who), "api pid %ld uid %lu",
+		    (long)cr.pid, (unsigned long)cr.uid);
 	}
 }
 
@@ -1926,6 +2244,8 @@ node_reload_roster(struct node *n, struct kerr *e)
 		buf_free(&blob);
 		return 0;
 	}
+	if (!n->have_roster || n->roster.version != r.version)
+		audit_roster(n, r.version, blob.p, blob.len, "loaded");
 	if (n->have_roster)
 		roster_free(&n->roster);
 	buf_free(&n->roster_blob);
@@ -1960,6 +2280,8 @@ node_open(struct node *n, const char *nodedir, struct kerr *e)
 	n->ev_api = EV_API;
 	n->ev_sig = EV_SIG;
 	n->epfd = n->listen_fd = n->api_fd = n->sig_fd = n->lock_fd = -1;
+	n->audit_fd = -1;
+	n->ev_audit = EV_AUDIT;
 	buf_init(&n->roster_blob, ROSTER_MAX);
 	if (strlen(nodedir) >= sizeof(n->dir))
 		return kerr_set(e, KERR_TOOBIG, "NODEDIR path too long");
@@ -2002,6 +2324,11 @@ node_open(struct node *n, const char *nodedir, struct kerr *e)
 	if (n->cfg.role == ROLE_HQ && !n->have_roster)
 		return kerr_set(e, KERR_INVALID, "HQ has no roster: create the "
 		    "network with: koden network init");
+	if ((n->audit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		return kerr_set(e, KERR_IO, "eventfd: %s", strerror(errno));
+	if ((r = naudit_open(&n->audit, nodedir, n->cfg.name, n->key,
+	    n->audit_fd, e)) != 0)
+		return r;
 	return 0;
 }
 
@@ -2056,6 +2383,8 @@ tick(struct node *n)
 				node_mark_dirty(n, c->peer);
 	} else
 		node_mark_dirty(n, HQ_LINK);
+	audit_ship(n);		/* entries koden appended meanwhile */
+	audit_broadcast(n);
 	n->next_tick = now + TICK_MS;
 }
 
@@ -2063,6 +2392,7 @@ int
 node_run(struct node *n, struct kerr *e)
 {
 	struct epoll_event ev, evs[64];
+	char pidsrc[64];
 	sigset_t mask;
 	int r;
 
@@ -2091,6 +2421,15 @@ node_run(struct node *n, struct kerr *e)
 		ev.data.ptr = &n->ev_listen;
 		epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->listen_fd, &ev);
 	}
+	if (n->audit_fd >= 0) {
+		ev.data.ptr = &n->ev_audit;
+		epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->audit_fd, &ev);
+	}
+	snprintf(pidsrc, sizeof(pidsrc), "pid %ld uid %ld", (long)getpid(),
+	    (long)getuid());
+	naudit_event(n->audit, "kodend", pidsrc, "start", n->cfg.name, "ok",
+	    "%s %s, roster version %llu", n->cfg.role == ROLE_HQ ? "HQ" :
+	    "post", n->cfg.name, (unsigned long long)n->roster.version);
 	log_info("%s %s started (roster version %llu)",
 	    n->cfg.role == ROLE_HQ ? "HQ" : "post", n->cfg.name,
 	    (unsigned long long)n->roster.version);
@@ -2111,6 +2450,12 @@ node_run(struct node *n, struct kerr *e)
 				accept_peers(n);
 			else if (*kind == EV_API)
 				accept_api(n);
+			else if (*kind == EV_AUDIT) {
+				uint64_t v;
+
+				(void)!read(n->audit_fd, &v, sizeof(v));
+				audit_ship(n);
+			}
 			else if (*kind == EV_SIG) {
 				struct signalfd_siginfo si;
 
@@ -2122,6 +2467,11 @@ node_run(struct node *n, struct kerr *e)
 						log_info("SIGHUP: reloading");
 						if (node_reload_roster(n, &ke) != 0)
 							log_err("reload: %s", ke.msg);
+						naudit_event(n->audit, "kodend",
+						    "SIGHUP", "reload",
+						    n->cfg.name, ke.msg[0] ?
+						    "fail" : "ok", "%s",
+						    ke.msg);
 					} else
 						n->stopping = 1;
 				}
@@ -2142,6 +2492,7 @@ node_run(struct node *n, struct kerr *e)
 			}
 		}
 		vq_flush(n);
+		aq_flush(n);
 		if (node_commit(n) != 0)
 			break;
 		if (node_now_ms() >= n->next_tick) {
@@ -2155,6 +2506,8 @@ node_run(struct node *n, struct kerr *e)
 		(void)node_commit(n);
 		log_info("stopped");
 	}
+	naudit_event(n->audit, "kodend", pidsrc, "stop", n->cfg.name,
+	    n->stopping == 2 ? "fail: storage error" : "ok", NULL);
 	return n->stopping == 2 ? kerr_set(e, KERR_IO, "stopped on a storage "
 	    "error") : 0;
 }
@@ -2165,6 +2518,13 @@ node_close(struct node *n)
 	char path[PATH_MAX];
 
 	verifier_stop(n);
+	naudit_close(n->audit);	/* the final head */
+	n->audit = NULL;
+	if (n->audit_fd >= 0)
+		close(n->audit_fd);
+	for (size_t i = 0; i < n->n_aq; i++)
+		buf_free(&n->aq[i].msg);
+	free(n->aq);
 	for (size_t i = 0; i < n->n_vq; i++) {
 		buf_free(&n->vq[i].msg);
 		free(n->vq[i].h);

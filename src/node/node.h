@@ -66,10 +66,17 @@ struct conn {
 	uint32_t next_stream;
 	struct wire_rx wrx;
 	char peer[33];		/* the peer's name, once authenticated */
+	char who[48];		/* API: "api pid P uid U" (SO_PEERCRED) */
 	uint64_t deadline;	/* ms: handshake must finish by then */
 	uint64_t last_rx;	/* ms */
 	int ping_sent;
 	int synced;		/* HQ: the post's SYNC arrived */
+	int audit_seen;		/* HQ: the post shipped audit entries */
+	uint64_t audit_grew;	/* HQ: ms when the post's log last grew here */
+	uint64_t audit_traffic;	/* HQ: telegrams and receipts since then */
+	int audit_alerted;	/* HQ: audit-silent raised for this silence;
+				   post: cannot-ship raised on this link */
+	uint64_t audit_hq_seen;	/* HQ: size of HQ's head the post holds */
 	struct wire_sync sync;
 	struct inflight *fl;
 	size_t n_fl, cap_fl;
@@ -130,7 +137,21 @@ struct node {
 	struct vitem *vq;		/* telegrams of this turn, in arrival order */
 	size_t n_vq;
 	struct verifier *ver;		/* the second core's signature checks */
+	/* the audit log (nodeaudit.h) */
+	struct naudit *audit;
+	int audit_fd, ev_audit;		/* eventfd: the writer appended */
+	uint64_t audit_inflight;	/* post: a batch up to this is at HQ */
+	struct aitem *aq;		/* HQ: batches of this turn */
+	size_t n_aq;
+	uint64_t audit_bcast;		/* HQ: next head broadcast, ms */
 };
+
+/* HQ: one post's audit batch, ingested at the end of the loop turn. */
+struct aitem {
+	struct conn *c;
+	struct buf msg;
+};
+#define NODE_AQ_MAX 256
 
 uint64_t node_now_ms(void);
 

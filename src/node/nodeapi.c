@@ -15,6 +15,7 @@
 #include "node/admin.h"
 #include "node/api.h"
 #include "node/node.h"
+#include "node/nodeaudit.h"
 #include "node/receipt.h"
 #include "telegram/envelope.h"
 
@@ -195,6 +196,14 @@ api_send(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 		node_mark_dirty(n, HQ_LINK);
 	}
 	log_info("accepted telegram for %u addressee(s)", h->n_addr);
+	{
+		char hex[TG_ID_HEX];
+
+		tg_id_hex(hex, h->id);
+		naudit_event(n->audit, officer->name, c->who, "release", hex,
+		    "ok", "numbered and queued for %u addressee(s)",
+		    h->n_addr);
+	}
 	if (buf_put(&body, h->id, 16) == 0)
 		reply_later(n, c, &body);
 	goto out;
@@ -302,8 +311,18 @@ api_inbox(struct node *n, struct conn *c)
 
 		env.len = 0;
 		if (store_env_get(n->st, ib[i].id, &env, &found, &e) == 0 &&
-		    found)
-			(void)node_open_env(n, &env, &t, &d, h, &e);
+		    found) {
+			char hex[TG_ID_HEX];
+			int r = node_open_env(n, &env, &t, &d, h, &e);
+
+			tg_id_hex(hex, ib[i].id);
+			if (r != 0 || t != NULL)
+				naudit_event(n->audit, "kodend", c->who,
+				    "decrypt", hex, r ? "fail" : "ok",
+				    "for the inbox listing (classification, "
+				    "captions, subject)%s%s", r ? ": " : "",
+				    r ? e.msg : "");
+		}
 		if (t != NULL)
 			for (size_t j = 0; j < t->captions.n; j++)
 				snprintf(caption + strlen(caption),
@@ -382,7 +401,18 @@ api_read(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 		reply_err(c, KERR_IO, "%s", e.msg);
 		goto out;
 	}
-	if ((r = node_open_env(n, &env, &t, &d, h, &e)) != 0) {
+	r = node_open_env(n, &env, &t, &d, h, &e);
+	{
+		char hex[TG_ID_HEX];
+
+		tg_id_hex(hex, id);
+		naudit_event(n->audit, "kodend", c->who, t != NULL ? "decrypt" :
+		    "fetch", hex, r ? "fail" : "ok", "%s%s", r ? e.msg :
+		    t != NULL ? "opened with the node key, rendered to the "
+		    "client" : "the envelope handed to the client (captioned: "
+		    "opens only with a named person's key)", "");
+	}
+	if (r != 0) {
 		reply_err(c, r, "%s", e.msg);
 		goto out;
 	}

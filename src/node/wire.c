@@ -16,7 +16,7 @@ wire_rec_parse(struct wire_rec *r, const uint8_t *p, size_t len, struct kerr *e)
 	    rd_u32(&rd, &r->stream) != 0 || rd_u8(&rd, &r->flags) != 0)
 		return kerr_set(e, KERR_TRUNCATED, "record of %zu bytes is "
 		    "shorter than its header", len);
-	if (r->type < WIRE_TELEGRAM || r->type > WIRE_PONG)
+	if (r->type < WIRE_TELEGRAM || r->type > WIRE_AUDIT_ACK)
 		return kerr_set(e, KERR_FORMAT, "record of unknown type %u",
 		    r->type);
 	if (r->prec < 1 || r->prec > 4)

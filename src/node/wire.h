@@ -40,6 +40,8 @@ enum wire_type {
 	WIRE_SYNC = 5,		/* post -> HQ: what it already has */
 	WIRE_PING = 6,
 	WIRE_PONG = 7,
+	WIRE_AUDIT = 8,		/* post -> HQ: audit entries (audit/ship.h batch) */
+	WIRE_AUDIT_ACK = 9,	/* HQ -> post: u8 result, u64 acked, HQ's head */
 };
 
 struct wire_rec {

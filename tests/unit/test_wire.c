@@ -242,7 +242,7 @@ test_rec_bad(void **state)
 	assert_int_equal(wire_rec_parse(&r, good, sizeof(good), &e), 0);
 	assert_int_equal(r.len, 0);
 
-	static const uint8_t bad_type[] = { 0, 8, 9, 0x80, 0xff };
+	static const uint8_t bad_type[] = { 0, 10, 11, 0x80, 0xff };
 	for (size_t i = 0; i < sizeof(bad_type); i++) {
 		memcpy(q, good, sizeof(q));
 		q[0] = bad_type[i];

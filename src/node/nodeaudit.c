@@ -1,0 +1,287 @@
+/*
+ * kodend's audit writer: a bounded queue and one thread (nodeaudit.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "lib/log.h"
+#include "node/nodeaudit.h"
+
+struct nitem {
+	struct audit_event ev;
+	uint8_t *env;		/* naudit_envelope: hashed by the writer */
+	size_t env_len;
+};
+
+struct naudit {
+	struct auditlog *wl;	/* the writer's handle */
+	struct auditlog *ll;	/* the loop's handle */
+	const struct identity *key;
+	int wake_fd;
+	pthread_t th;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t more, room;
+	struct nitem *q;	/* ring of NAUDIT_QUEUE_MAX */
+	struct audit_event *batch;	/* the writer's, NAUDIT_BATCH */
+	size_t head, n;
+	int stop;
+	uint64_t appended;
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The writer: take what is queued, append it in one transaction. */
+static void *
+writer_main(void *arg)
+{
+	struct naudit *a = arg;
+	struct audit_event *batch = a->batch;
+	uint64_t last_head = 0;
+	int dirty = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		struct kerr e = { "" };
+		size_t k = 0;
+		int due;
+
+		while (a->n == 0 && !a->stop) {
+			struct timespec ts;
+
+			if (!dirty) {
+				pthread_cond_wait(&a->more, &a->mu);
+				continue;
+			}
+			/* events since the last head: sign one in time */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += NAUDIT_HEAD_MS / 1000;
+			if (pthread_cond_timedwait(&a->more, &a->mu, &ts) ==
+			    ETIMEDOUT)
+				break;
+		}
+		if (a->n == 0 && a->stop)
+			break;
+		while (k < NAUDIT_BATCH && a->n > 0) {
+			struct nitem *it = &a->q[a->head];
+
+			if (it->env != NULL) {
+				uint8_t h[crypto_hash_sha256_BYTES];
+				char hex[2 * sizeof(h) + 1];
+
+				crypto_hash_sha256(h, it->env, it->env_len);
+				sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+				snprintf(it->ev.detail, sizeof(it->ev.detail),
+				    "sha256=%s", hex);
+				free(it->env);
+				it->env = NULL;
+			}
+			batch[k++] = it->ev;
+			a->head = (a->head + 1) % NAUDIT_QUEUE_MAX;
+			a->n--;
+		}
+		pthread_cond_broadcast(&a->room);
+		pthread_mutex_unlock(&a->mu);
+
+		due = mono_ms() - last_head >= NAUDIT_HEAD_MS;
+		if (k > 0) {
+			if (audit_append(a->wl, batch, k, due ? a->key : NULL,
+			    &e) != 0)
+				log_err("audit: cannot append %zu events: %s", k,
+				    e.msg);
+			else {
+				dirty = !due;
+				if (due)
+					last_head = mono_ms();
+			}
+		} else if (dirty) {
+			if (audit_sign_head(a->wl, a->key, NULL, &e) != 0)
+				log_err("audit: cannot sign a head: %s", e.msg);
+			dirty = 0;
+			last_head = mono_ms();
+		}
+		if (k > 0 && a->wake_fd >= 0) {
+			uint64_t one = 1;
+
+			(void)!write(a->wake_fd, &one, sizeof(one));
+		}
+		pthread_mutex_lock(&a->mu);
+		a->appended += k;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+int
+naudit_open(struct naudit **out, const char *nodedir, const char *name,
+    const struct identity *key, int wake_fd, struct kerr *e)
+{
+	char path[PATH_MAX], wit[PATH_MAX];
+	struct naudit *a;
+	sigset_t all, old;
+	int r;
+
+	*out = NULL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", nodedir,
+	    AUDIT_DB_FILE) >= sizeof(path) ||
+	    (size_t)snprintf(wit, sizeof(wit), "%s/%s", nodedir,
+	    AUDIT_WITNESS_FILE) >= sizeof(wit))
+		return kerr_set(e, KERR_TOOBIG, "audit: path too long");
+	if ((a = calloc(1, sizeof(*a))) == NULL ||
+	    (a->q = calloc(NAUDIT_QUEUE_MAX, sizeof(*a->q))) == NULL ||
+	    (a->batch = calloc(NAUDIT_BATCH, sizeof(*a->batch))) == NULL) {
+		if (a != NULL)
+			free(a->q);
+		free(a);
+		return kerr_set(e, KERR_NOMEM, "audit: out of memory");
+	}
+	a->key = key;
+	a->wake_fd = wake_fd;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->more, NULL);
+	pthread_cond_init(&a->room, NULL);
+	if ((r = auditlog_open(&a->wl, path, name, wit, e)) != 0 ||
+	    (r = auditlog_open(&a->ll, path, name, wit, e)) != 0) {
+		naudit_close(a);
+		return r;
+	}
+	/* every signal blocked in the writer: they are the loop's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&a->th, NULL, writer_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		naudit_close(a);
+		return kerr_set(e, KERR_NOMEM, "audit: cannot start the "
+		    "writer thread");
+	}
+	a->started = 1;
+	*out = a;
+	return 0;
+}
+
+void
+naudit_close(struct naudit *a)
+{
+	struct kerr e = { "" };
+
+	if (a == NULL)
+		return;
+	if (a->started) {
+		pthread_mutex_lock(&a->mu);
+		a->stop = 1;
+		pthread_cond_signal(&a->more);
+		pthread_mutex_unlock(&a->mu);
+		pthread_join(a->th, NULL);
+		/* at every stop, a head over everything */
+		if (audit_sign_head(a->wl, a->key, NULL, &e) != 0)
+			log_err("audit: cannot sign the final head: %s", e.msg);
+	}
+	for (size_t i = 0; i < a->n; i++)
+		free(a->q[(a->head + i) % NAUDIT_QUEUE_MAX].env);
+	auditlog_close(a->wl);
+	auditlog_close(a->ll);
+	pthread_cond_destroy(&a->more);
+	pthread_cond_destroy(&a->room);
+	pthread_mutex_destroy(&a->mu);
+	free(a->q);
+	free(a->batch);
+	free(a);
+}
+
+struct auditlog *
+naudit_log(struct naudit *a)
+{
+	return a->ll;
+}
+
+/* Queue it (waiting for room: nothing is dropped); takes env. */
+static void
+push(struct naudit *a, const struct audit_event *ev, uint8_t *env, size_t len)
+{
+	pthread_mutex_lock(&a->mu);
+	while (a->n == NAUDIT_QUEUE_MAX && !a->stop)
+		pthread_cond_wait(&a->room, &a->mu);
+	if (a->stop) {
+		pthread_mutex_unlock(&a->mu);
+		free(env);
+		return;
+	}
+	a->q[(a->head + a->n) % NAUDIT_QUEUE_MAX] =
+	    (struct nitem){ .ev = *ev, .env = env, .env_len = len };
+	a->n++;
+	pthread_cond_signal(&a->more);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+naudit_event(struct naudit *a, const char *actor, const char *source,
+    const char *action, const char *object, const char *outcome,
+    const char *fmt, ...)
+{
+	static struct audit_event ev;	/* the loop's; too big for its stack */
+	char detail[AUDIT_DETAIL_MAX + 1];
+	va_list ap;
+
+	if (a == NULL)
+		return;
+	detail[0] = '\0';
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+	}
+	memset(&ev, 0, sizeof(ev));
+	audit_event_set(&ev, actor, source, action, object, outcome, detail);
+	push(a, &ev, NULL, 0);
+}
+
+void
+naudit_envelope(struct naudit *a, const uint8_t id[16], const char *origin,
+    const uint8_t *env, size_t len)
+{
+	static struct audit_event ev;
+	char idhex[33];
+	uint8_t *copy;
+
+	if (a == NULL)
+		return;
+	if ((copy = malloc(len ? len : 1)) == NULL) {
+		log_err("audit: out of memory for an envelope event");
+		return;
+	}
+	memcpy(copy, env, len);
+	sodium_bin2hex(idhex, sizeof(idhex), id, 16);
+	memset(&ev, 0, sizeof(ev));
+	audit_event_set(&ev, "kodend", origin, "envelope", idhex, "ok", NULL);
+	push(a, &ev, copy, len);
+}
+
+uint64_t
+naudit_appended(struct naudit *a)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&a->mu);
+	v = a->appended;
+	pthread_mutex_unlock(&a->mu);
+	return v;
+}
