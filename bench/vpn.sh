@@ -14,7 +14,9 @@
 # minute.  The bare veth is measured too, as the ceiling.
 #
 #   bench/vpn.sh [--runs N] [--seconds S] [--pings N] [--only koden,wggo,openvpn]
-#                [--cipher AES-256-GCM|CHACHA20-POLY1305]
+#                [--cipher AES-256-GCM|CHACHA20-POLY1305] [--record]
+#
+# --record also rewrites the results block of docs/benchmarks.md.
 #
 # koden-vpn: ${KODEN_VPN:-$B/koden-vpn} (B defaults to build), started as
 # `koden-vpn -f IFNAME` and configured with wg(8) through its UAPI socket, the
@@ -43,9 +45,11 @@ SECS=10
 PINGS=50
 ONLY=koden,wggo,openvpn
 CIPHER=		# OpenVPN data cipher; empty: the faster by openssl speed
+RECORD=0
+DOC=$ROOT/docs/benchmarks.md
 
 usage() {
-	sed -n '2,35s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,37s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 	exit "${1:-0}"
 }
 num() { case $2 in '' | *[!0-9]*) echo "vpn.sh: $1 needs a number" >&2; exit 2 ;; esac; }
@@ -55,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--seconds) num "$1" "${2:-}"; SECS=$2; shift ;;
 	--pings) num "$1" "${2:-}"; PINGS=$2; shift ;;
 	--only) ONLY=${2:?--only needs a list}; shift ;;
+	--record) RECORD=1 ;;
 	--cipher)
 		case ${2:-} in AES-256-GCM | CHACHA20-POLY1305) CIPHER=$2 ;;
 		*) echo "vpn.sh: --cipher AES-256-GCM or CHACHA20-POLY1305" >&2; exit 2 ;; esac
@@ -75,6 +80,8 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "vpn.sh: $*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, TUN devices)"
+[ "$RECORD" = 0 ] || grep -q '^<!-- bench/vpn.sh results: begin -->$' "$DOC" ||
+	die "--record: no results block in $DOC"
 [ -c /dev/net/tun ] || die "no /dev/net/tun"
 for t in ip iperf3 python3 ping; do
 	command -v "$t" >/dev/null || die "$t not found (scripts/install-deps.sh)"
@@ -275,7 +282,7 @@ if want koden; then
 	mkdir -p "$T/bin"
 	cp "$KODEN_VPN" "$T/bin/koden-vpn"
 	if up_wg koden "$T/bin/koden-vpn" 10.201.0 51810; then
-		VERSION[koden]="koden-vpn $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')"
+		VERSION[koden]="koden-vpn: $KODEN_VPN built $(date -u -r "$KODEN_VPN" '+%Y-%m-%d %H:%M UTC'), sha256 $(sha256sum "$T/bin/koden-vpn" | cut -c1-12) (work tree $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'))"
 		NAMES+=(koden)
 	else
 		say "koden-vpn did not come up: measuring the others without it"
@@ -444,3 +451,15 @@ EOF
 	echo
 	cat "$T/table"
 } | tee "$T/report"
+
+if [ "$RECORD" = 1 ]; then
+	python3 - "$DOC" "$T/report" <<'EOF'
+import sys
+doc, report = sys.argv[1], open(sys.argv[2]).read()
+s = open(doc).read()
+begin, end = "<!-- bench/vpn.sh results: begin -->\n", "<!-- bench/vpn.sh results: end -->"
+i, j = s.index(begin) + len(begin), s.index(end)
+open(doc, "w").write(s[:i] + report + s[j:])
+EOF
+	say "results written to $DOC"
+fi
