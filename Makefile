@@ -81,9 +81,13 @@ $(B)/bench/audit_bench: bench/audit_bench.c $(B)/libkoden.a
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-# The same koden without its audit records, for bench/audit.sh's read-path
-# comparison only (never installed; -DKODEN_AUDIT_BENCH_OFF).
+# The same koden and kodend without audit records, for bench/audit.sh's
+# read-path baseline only (never installed; -DKODEN_AUDIT_BENCH_OFF).
 $(B)/bench/koden-noaudit: $(CLI_SRC) $(B)/libkoden.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -DKODEN_AUDIT_BENCH_OFF -o $@ $^ $(LDLIBS_ALL)
+$(B)/bench/kodend-noaudit: $(sort $(wildcard src/node/*.c)) $(B)/libkoden.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -DKODEN_AUDIT_BENCH_OFF -o $@ $^ $(LDLIBS_ALL)
@@ -125,7 +129,8 @@ fuzz-run: fuzz
 	$(Q)scripts/fuzz-run.sh $(FUZZ_SECONDS)
 
 # The audit log's benchmarks (bench/audit.sh; docs/benchmarks.md).
-bench-audit: all $(B)/bench/audit_bench $(B)/bench/koden-noaudit
+bench-audit: all $(B)/bench/audit_bench $(B)/bench/koden-noaudit \
+		$(B)/bench/kodend-noaudit
 	$(Q)B=$(B) bench/audit.sh
 
 bench: deps all

@@ -11,9 +11,10 @@
 #   4. the read path with and without its audit record: in-process
 #      (audit_bench readpath), and end to end with hyperfine: `koden read`
 #      against a running post (HQ + one post on 127.0.0.1:17940) and `koden
-#      open` of a sealed file, each by build/koden and by the same sources
-#      built without the record (bench/koden-noaudit, -DKODEN_AUDIT_BENCH_OFF,
-#      never installed)
+#      open` of a sealed file, by build/koden and kodend against the same
+#      sources built with no audit log at all (bench/koden-noaudit and
+#      bench/kodend-noaudit, -DKODEN_AUDIT_BENCH_OFF, never installed),
+#      alternated twice
 #
 # It measures and prints; with --record it rewrites the results block of
 # docs/benchmarks.md ("Audit (issue 5)").  Scratch files live in a temporary
@@ -23,6 +24,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${B:-build}
 DRV=$ROOT/$B/bench/audit_bench
 NOAUDIT=$ROOT/$B/bench/koden-noaudit
+KODEND_NOAUDIT=$ROOT/$B/bench/kodend-noaudit
 export KODEN=${KODEN:-$ROOT/$B/koden}
 DOC=$ROOT/docs/benchmarks.md
 RECORD=0 ENTRIES=10000000 NODES=250 RUNS=40
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-for f in "$DRV" "$NOAUDIT" "$KODEN"; do
+for f in "$DRV" "$NOAUDIT" "$KODEND_NOAUDIT" "$KODEN"; do
 	[ -x "$f" ] || { echo "bench/audit.sh: no $f: make B=$B bench-audit" >&2; exit 1; }
 done
 command -v hyperfine >/dev/null || { echo "bench/audit.sh: needs hyperfine" >&2; exit 1; }
@@ -66,28 +68,45 @@ wait_posts 20 GENEVA >/dev/null || { echo "network did not come up" >&2; exit 1;
 mkdraft "$T/d" GENEVA GENEVA "" IMMEDIATE SECRET "Benchmark" "K. SATO"
 ID=$("$KODEN" -d "$T/geneva" send -i "$T/K. SATO.key" "$T/d" 2>/dev/null)
 wait_until 20 bash -c "'$KODEN' -d '$T/geneva' inbox | grep -q '^${ID:0:12}'"
-G=$T/geneva
-# kodend keeps audit.db open on a running node once the log is wired into
-# it; until then a reader stands in for it, so that the CLI's close is not
-# the last one (which would checkpoint the WAL: two more fsyncs)
-(echo "SELECT count(*) FROM meta;"; sleep 100000) | sqlite3 "$G/audit.db" >/dev/null &
-sleep 0.5
-hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/read.json" \
-	-n read-audited "$KODEN -d $G read $ID -o /dev/null" \
-	-n read-noaudit "$NOAUDIT -d $G read $ID -o /dev/null" >&2
-# open: the same sealed file and key, recorded (-d) or not
+# the sealed file that `koden open` reads
 "$KODEN" -d "$T/geneva" seal -i "$T/K. SATO.key" -r "$(cat "$T/K. SATO.pub")" \
 	-o "$T/sealed" "$T/d" 2>/dev/null
 cp "$T/K. SATO.key" "$T/sato.key"
-hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/open.json" \
-	-n open-audited "$KODEN -d $G open -i $T/sato.key -o /dev/null $T/sealed" \
-	-n open-noaudit "$NOAUDIT -d $G open -i $T/sato.key -o /dev/null $T/sealed" >&2
-python3 - "$T/read.json" "$T/open.json" >>"$R" <<'EOF'
-import json, sys
-for f in sys.argv[1:]:
-    for r in json.load(open(f))["results"]:
-        print("%s_ms %.3f ms (median %.3f, stddev %.3f)" % (r["command"].replace("-", "_"),
-              r["mean"] * 1e3, r["median"] * 1e3, r["stddev"] * 1e3))
+G=$T/geneva
+# Baseline: the same network with no audit log at all (kodend-noaudit and
+# koden-noaudit, built with -DKODEN_AUDIT_BENCH_OFF).  GENEVA's kodend is
+# swapped between the two builds and each measured twice, A B A B, so that
+# the shared machine's drift falls on both.
+swap() {	# swap BIN: restart GENEVA's kodend with BIN
+	stop GENEVA
+	start GENEVA "$1"
+	wait_until 20 hq_link_up GENEVA >/dev/null || { echo "GENEVA did not relink" >&2; exit 1; }
+}
+for round in 1 2; do
+	swap "$KODEND"
+	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/read-a$round.json" \
+		-n read-audited "$KODEN -d $G read $ID -o /dev/null" >&2
+	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/open-a$round.json" \
+		-n open-audited "$KODEN -d $G open -i $T/sato.key -o /dev/null $T/sealed" >&2
+	swap "$KODEND_NOAUDIT"
+	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/read-n$round.json" \
+		-n read-noaudit "$NOAUDIT -d $G read $ID -o /dev/null" >&2
+	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/open-n$round.json" \
+		-n open-noaudit "$NOAUDIT -d $G open -i $T/sato.key -o /dev/null $T/sealed" >&2
+done
+swap "$KODEND"
+python3 - "$T" >>"$R" <<'EOF'
+import glob, json, statistics, sys
+t = sys.argv[1]
+for kind in ("read", "open"):
+    for mode, tag in (("audited", "a"), ("noaudit", "n")):
+        times = []
+        for f in sorted(glob.glob(f"{t}/{kind}-{tag}[12].json")):
+            for r in json.load(open(f))["results"]:
+                times += r["times"]
+        if times:
+            print("%s_%s_ms %.3f ms (median of %d runs in 2 sessions)" % (kind, mode,
+                  statistics.median(times) * 1e3, len(times)))
 EOF
 grep -E "^(read|open)_" "$R" | tail -4 >&2
 "$KODEN" -d "$G" audit verify >&2
@@ -116,8 +135,8 @@ pct() { python3 -c "a,b=$1,$2; print('%+.1f%%' % ((a-b)/b*100))"; }
 	echo "| ... + the CLI's record (open audit.db, append + head, close) | $(v read_with_cli_audit_us) µs |"
 	echo "| ... + kodend's record (log held open) | $(v read_with_kodend_audit_us) µs |"
 	ra=$(v read_audited_ms) rn=$(v read_noaudit_ms) oa=$(v open_audited_ms) on=$(v open_noaudit_ms)
-	echo "| \`koden read\` end to end, recorded / not | $ra ms / $rn ms (**$(pct "$ra" "$rn")**) |"
-	echo "| \`koden open\` of a sealed file, recorded / not | $oa ms / $on ms (**$(pct "$oa" "$on")**) |"
+	echo "| \`koden read\` end to end, recorded / no audit log at all (medians) | $ra ms / $rn ms (**$(pct "$ra" "$rn")**) |"
+	echo "| \`koden open\` of a sealed file with -d, recorded / no audit log at all (medians) | $oa ms / $on ms (**$(pct "$oa" "$on")**) |"
 	echo "<!-- /audit-results -->"
 } >"$T/table"
 cat "$T/table"

@@ -418,6 +418,12 @@ auditlog_open_dir(struct auditlog **out, const char *nodedir, struct kerr *e)
 	return auditlog_open(out, db, cfg.name, wit, e);
 }
 
+int
+auditlog_sync_later(struct auditlog *l, struct kerr *e)
+{
+	return exec_sql(l, "PRAGMA synchronous = NORMAL", e);
+}
+
 void
 auditlog_close(struct auditlog *l)
 {

@@ -128,6 +128,12 @@ int auditlog_open(struct auditlog **out, const char *path, const char *node,
 int auditlog_open_dir(struct auditlog **out, const char *nodedir,
     struct kerr *e) KODEN_WUR;
 void auditlog_close(struct auditlog *l);
+/*
+ * Commits of this handle stop at the write-ahead log (synchronous =
+ * NORMAL): they survive the death of the process, not of the machine,
+ * until the caller fsyncs the log (kodend's writer does, right after).
+ */
+int auditlog_sync_later(struct auditlog *l, struct kerr *e) KODEN_WUR;
 const char *auditlog_node(const struct auditlog *l);
 
 /*

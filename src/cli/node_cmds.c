@@ -433,7 +433,8 @@ cmd_read(int argc, char **argv)
 		r = EX_USAGE;
 		goto done;
 	}
-	if (buf_put_str8(&req, argv[optind]) != 0) {
+	if (buf_put_str8(&req, argv[optind]) != 0 ||
+	    buf_put_u8(&req, out != NULL) != 0) {
 		r = cli_fail(EX_USAGE, "ID too long");
 		goto done;
 	}
@@ -456,12 +457,13 @@ cmd_read(int argc, char **argv)
 			r = cli_fail(EX_FAIL, "malformed answer from kodend");
 			goto done;
 		}
-		/* recorded before it is shown: no trace, no telegram */
+		/*
+		 * Recorded before it is shown: kodend answers only once its
+		 * "decrypt" record (this client's pid and uid, screen or
+		 * file) is on disk.  No trace, no telegram.
+		 */
 		audited = 1;
-		if ((r = cli_audit(NULL, "read", argv[optind], "ok", out ?
-		    "opened by kodend; to file" : "opened by kodend; to screen"))
-		    != EX_OK ||
-		    (r = cli_write_output(out, p, len, 0600)) != EX_OK) {
+		if ((r = cli_write_output(out, p, len, 0600)) != EX_OK) {
 			free(drafter);
 			goto done;
 		}

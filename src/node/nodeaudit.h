@@ -44,10 +44,21 @@ void naudit_close(struct naudit *a);
 /* The loop's own handle. */
 struct auditlog *naudit_log(struct naudit *a);
 
-/* Queue one event (audit_event_set's fields; detail is printf-style). */
-void naudit_event(struct naudit *a, const char *actor, const char *source,
+/*
+ * Queue one event (audit_event_set's fields; detail is printf-style).
+ * Returns its ticket: the event is on disk once naudit_durable() reaches
+ * it (0 when a is NULL).
+ */
+uint64_t naudit_event(struct naudit *a, const char *actor, const char *source,
     const char *action, const char *object, const char *outcome,
     const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* Queue an event made elsewhere (koden's, through the API); its ticket. */
+uint64_t naudit_push(struct naudit *a, const struct audit_event *ev);
+/*
+ * Tickets up to the result are on disk.  *broken is set once an append
+ * has failed: from then on nothing may be shown that should be recorded.
+ */
+uint64_t naudit_durable(struct naudit *a, int *broken);
 /*
  * HQ: queue the "envelope" leaf of the global log for a telegram it
  * persisted (object: its id in hex, detail: sha256=<hash of the envelope>,
@@ -56,7 +67,5 @@ void naudit_event(struct naudit *a, const char *actor, const char *source,
 void naudit_envelope(struct naudit *a, const uint8_t id[16],
     const char *origin, const uint8_t *env, size_t len);
 
-/* Events appended so far by the writer (for tests and `koden node`). */
-uint64_t naudit_appended(struct naudit *a);
 
 #endif

@@ -54,12 +54,16 @@ expect_exit 0 "audit verify passes on HQ" "$KODEN" -d "$HQ" audit verify
 expect_exit 0 "who-read at GENEVA" "$KODEN" -d "$G" audit who-read "$ID"
 expect_out "^TIME .* ACTOR .* OUTCOME" "who-read prints a table"
 "$KODEN" -d "$G" audit who-read "$ID" --json >"$T/out"
-# the CLI's records (kodend may record the reads it serves as well)
-[ "$(jq -s '[.[] | select(.source | startswith("cli"))] | length' "$T/out")" -eq 2 ] &&
-	ok "who-read lists both reads" ||
+# kodend opens these for koden read and records each, screen or file, with
+# the client's pid and uid, before it answers
+jq -e -s 'map(select(.action == "decrypt" and (.detail | contains("koden read"))
+	and (.source | startswith("api pid")))) | length == 2 and
+	(map(.detail) | any(endswith("screen"))) and (map(.detail) | any(endswith("file")))' \
+	"$T/out" >/dev/null &&
+	ok "who-read lists both reads (to screen, to file)" ||
 	{ not_ok "who-read output"; sed 's/^/#   /' "$T/out"; }
 expect_exit 0 "who-read of the NODIS telegram" "$KODEN" -d "$G" audit who-read "$NID" --json
-if jq -e -s 'map(select(.source | startswith("cli"))) |
+if jq -e -s 'map(select(.action == "read")) |
 	length == 3 and ([.[] | select(.outcome == "ok")] | length) == 1
 	and ([.[] | select(.outcome | startswith("fail"))] | length) == 2
 	and ([.[] | select(.outcome == "ok")][0].actor | startswith("T. YAMADA"))' \
@@ -91,12 +95,12 @@ jq -e -s '[.[] | select(.action == "dir-change")] | length >= 5' "$T/out" >/dev/
 hq_has_read() {
 	"$KODEN" -d "$HQ" audit who-read "$NID" --json 2>/dev/null |
 		jq -e -s 'map(select(.node == "GENEVA" and .outcome == "ok" and
-		(.source | startswith("cli")))) | length == 1' >/dev/null
+		.action == "read")) | length == 1' >/dev/null
 }
 if wait_until 20 hq_has_read; then
 	ok "HQ holds GENEVA's read of the NODIS telegram"
 	SEQ=$("$KODEN" -d "$HQ" audit who-read "$NID" --json | jq -s -r 'map(select(
-		.node == "GENEVA" and .outcome == "ok" and (.source | startswith("cli"))))[0].seq')
+		.node == "GENEVA" and .outcome == "ok" and .action == "read"))[0].seq')
 	expect_exit 0 "HQ proves GENEVA's entry $SEQ" "$KODEN" -d "$HQ" audit prove "GENEVA:$SEQ" -o "$T/proof2"
 	"$KODEN" pubkey "$HQ/node.key" >"$T/hq.pub" 2>/dev/null
 	expect_exit 0 "the two-level proof checks offline with HQ's key" \

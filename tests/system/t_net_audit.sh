@@ -101,7 +101,7 @@ n=$(count_json "$B" "action=stop" log)
 rm -rf "$B"
 [ ! -e "$B" ] && ok "BEIJING's node directory is wiped"
 "$KODEN" -d "$HQ" audit who-read "$id" >"$T/who" 2>&1
-grep -q BEIJING "$T/who" && grep -q read "$T/who" &&
+grep -q BEIJING "$T/who" && grep -q decrypt "$T/who" &&
 	ok "HQ still answers who-read for the wiped post" ||
 	not_ok "who-read after the wipe: $(cat "$T/who")"
 since=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
