@@ -61,7 +61,8 @@ uint64_t naudit_push(struct naudit *a, const struct audit_event *ev);
 uint64_t naudit_durable(struct naudit *a, int *broken);
 /*
  * HQ: queue the "envelope" leaf of the global log for a telegram it
- * persisted (object: its id in hex, detail: sha256=<hash of the envelope>,
+ * persisted (object: its id in hex, detail: env-hash=<receipt_env_hash of
+ * the envelope, the hash its receipts carry>,
  * computed by the writer).  env is copied.
  */
 void naudit_envelope(struct naudit *a, const uint8_t id[16],

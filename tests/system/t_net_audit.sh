@@ -76,8 +76,8 @@ n=$(count_json "$B" "action=delivery,object=$id" log)
 [ "$n" = 1 ] && ok "BEIJING logged the delivery" || not_ok "deliveries at BEIJING: $n"
 n=$(count_json "$B" "action=decrypt,object=$id" log)
 [ "$n" -ge 1 ] && ok "BEIJING logged kodend's decrypt for the reader" || not_ok "decrypts at BEIJING: $n"
-audit_json "$HQ" log | grep -q '"action": *"envelope".*sha256=' &&
-	ok "the envelope leaf carries the envelope's hash" || not_ok "no sha256 on the envelope leaf"
+audit_json "$HQ" log | grep -q '"action": *"envelope".*env-hash=[0-9a-f]\{64\}' &&
+	ok "the envelope leaf carries the envelope's hash" || not_ok "no env-hash on the envelope leaf"
 if wait_until 15 sh -c "[ \"\$(\"$KODEN\" -d \"$W\" audit log --json 2>/dev/null | grep -c '\"action\": *\"receipt\"')\" -ge 2 ]"; then
 	ok "WASHINGTON logged both receipts (delivered, read)"
 else
