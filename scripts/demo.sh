@@ -102,6 +102,12 @@ run "$KODEN" -d "$D/hq" status "${T1:0:8}"
 run "$KODEN" -d "$D/hq" status "${T5:0:8}"
 run "$KODEN" -d "$D/GENEVA" status "${T4:0:8}"
 
+step "The audit log: HQ knows who read the FLASH and the NODIS, from the posts' shipped logs"
+wait_for 10 sh -c "'$KODEN' -d '$D/hq' audit who-read $T5 | grep -q WASHINGTON"
+run "$KODEN" -d "$D/hq" audit who-read "$T1"
+run "$KODEN" -d "$D/hq" audit who-read "$T5"
+run "$KODEN" -d "$D/BEIJING" audit verify
+
 step "A relay that drops a telegram: GENEVA's accounting detects the gap"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 echo "(HQ restarted as build/kodend-faulty, the test double that drops the 2nd telegram it relays)"

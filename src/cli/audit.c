@@ -205,12 +205,13 @@ print_event(void *ctx, const struct audit_event *ev)
 		fputs("}\n", stdout);
 	} else {
 		if (o->n == 0)
-			printf("%-24s %-12s %-6s %-28s %-10s %-34s %s\n", "TIME",
-			    "NODE", "SEQ", "ACTOR", "ACTION", "OBJECT",
-			    "OUTCOME");
-		printf("%-24s %-12s %-6" PRIu64 " %-28s %-10s %-34s %s\n", t,
-		    ev->node, ev->seq, ev->actor, ev->action, ev->object,
-		    ev->outcome);
+			printf("%-24s %-12s %-6s %-28s %-10s %-34s %-8s %s\n",
+			    "TIME", "NODE", "SEQ", "ACTOR", "ACTION", "OBJECT",
+			    "OUTCOME", "DETAIL");
+		/* the detail cut at 60 characters: --json has it whole */
+		printf("%-24s %-12s %-6" PRIu64 " %-28s %-10s %-34s %-8s %.60s\n",
+		    t, ev->node, ev->seq, ev->actor, ev->action, ev->object,
+		    ev->outcome, ev->detail);
 	}
 	o->n++;
 	return 0;

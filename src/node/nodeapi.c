@@ -328,8 +328,8 @@ api_inbox(struct node *n, struct conn *c)
 			if (r != 0 || t != NULL)
 				naudit_event(n->audit, "kodend", c->who,
 				    "decrypt", hex, r ? "fail" : "ok",
-				    "for the inbox listing (classification, "
-				    "captions, subject)%s%s", r ? ": " : "",
+				    "for the inbox listing (subject, captions)"
+				    "%s%s", r ? ": " : "",
 				    r ? e.msg : "");
 		}
 		if (t != NULL)
@@ -420,8 +420,7 @@ api_read(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 		tg_id_hex(hex, id);
 		ticket = naudit_event(n->audit, "kodend", c->who, t != NULL ?
 		    "decrypt" : "fetch", hex, r ? "fail" : "ok", "%s%s",
-		    r ? e.msg : t != NULL ? "opened with the node key for "
-		    "koden read, the text to the client's " :
+		    r ? e.msg : t != NULL ? "for koden read, text to " :
 		    "the envelope handed to the client (captioned: opens only "
 		    "with a named person's key)", r || t == NULL ? "" :
 		    to_file ? "file" : "screen");
