@@ -27,7 +27,8 @@ LDLIBS_ALL = $(shell pkg-config --libs $(PKGS)) -pthread $(LDLIBS)
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
 NODE_MAIN = src/node/kodend.c
-LIB_SRC = $(filter-out $(NODE_MAIN),$(sort $(wildcard src/lib/*.c src/crypto/*.c \
+VPN_MAIN = src/vpn/kodenvpn.c
+LIB_SRC = $(filter-out $(NODE_MAIN) $(VPN_MAIN),$(sort $(wildcard src/lib/*.c src/crypto/*.c \
 	src/telegram/*.c src/store/*.c src/node/*.c src/vpn/*.c src/audit/*.c)))
 CLI_SRC = $(sort $(wildcard src/cli/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
@@ -40,7 +41,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HELP_OBJ = $(UNIT_HELP:%.c=$(B)/%.o)
 
 .PHONY: all deps test check fuzz fuzz-run bench bench-audit demo demo-seal clean
-all: $(B)/koden $(B)/kodend $(B)/libkoden.a
+all: $(B)/koden $(B)/kodend $(B)/koden-vpn $(B)/libkoden.a
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -57,6 +58,11 @@ $(B)/koden: $(CLI_OBJ) $(B)/libkoden.a
 $(B)/kodend: $(B)/src/node/kodend.o $(B)/libkoden.a
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# The WireGuard-protocol VPN daemon (issue 4, docs/vpn.md).
+$(B)/koden-vpn: $(B)/src/vpn/kodenvpn.o $(B)/libkoden.a
+	@$(if $(Q),echo "  LD $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -pthread -o $@ $^ $(LDLIBS_ALL)
 
 # HQ with one injected forwarding fault, for tests/system only.
 $(B)/kodend-faulty: $(B)/tests/system/kodend_faulty.o $(B)/libkoden.a
@@ -101,7 +107,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(UNIT_HELP_OBJ) $(B)/libkoden.a
 deps:
 	$(Q)scripts/install-deps.sh
 
-tests: $(B)/koden $(B)/kodend $(B)/kodend-faulty $(UNIT_BIN)
+tests: $(B)/koden $(B)/kodend $(B)/koden-vpn $(B)/kodend-faulty $(UNIT_BIN)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests

@@ -7,10 +7,10 @@ set -eu
 # check --json output.  The last line is the VPN's (issue 4): wg(8) drives
 # koden-vpn's UAPI socket in tests; wireguard-go and iperf3 for the tests and
 # bench/vpn.sh (which installs openvpn itself, on demand); iproute2 for the
-# network namespaces.
+# network namespaces, ping for the tunnel tests.
 PKGS="make gcc pkg-config libsodium-dev libb2-dev libcmocka-dev libjansson-dev libsqlite3-dev
 clang libclang-rt-14-dev age gnupg hyperfine python3 sqlite3 jq
-wireguard-tools wireguard-go iperf3 iproute2"
+wireguard-tools wireguard-go iperf3 iproute2 iputils-ping"
 
 missing=""
 for p in $PKGS; do
