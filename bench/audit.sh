@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/audit.sh: what the audit log costs (issue 5; docs/audit.md).
 #
-#   bench/audit.sh [--record] [--entries N] [--nodes N] [--runs N]
+#   bench/audit.sh [--record] [--entries N] [--nodes N] [--runs N] [--read-path]
+#
+#   (--read-path: part 4 alone, printed, never recorded)
 #
 #   1. events appended per second on a node (bench/audit_bench append)
 #   2. events ingested per second at HQ from --nodes simulated posts, through
@@ -27,14 +29,15 @@ NOAUDIT=$ROOT/$B/bench/koden-noaudit
 KODEND_NOAUDIT=$ROOT/$B/bench/kodend-noaudit
 export KODEN=${KODEN:-$ROOT/$B/koden}
 DOC=$ROOT/docs/benchmarks.md
-RECORD=0 ENTRIES=10000000 NODES=250 RUNS=40
+RECORD=0 ENTRIES=10000000 NODES=250 RUNS=40 ONLY_READ=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--record) RECORD=1 ;;
 	--entries) ENTRIES=$2; shift ;;
 	--nodes) NODES=$2; shift ;;
 	--runs) RUNS=$2; shift ;;
-	*) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	--read-path) ONLY_READ=1 ;;
+	*) sed -n '2,23s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 	shift
 done
@@ -50,11 +53,13 @@ R=$T/results
 : >"$R"
 step() { echo "== $*" >&2; }
 
+if [ $ONLY_READ = 0 ]; then
 step "append (node)"
 mkdir -p "$T/a" && "$DRV" append "$T/a" 2000 | tee -a "$R"
 step "ingest at HQ from $NODES posts"
 mkdir -p "$T/i" && "$DRV" ingest "$T/i" "$NODES" 4 100 | tee -a "$R"
 rm -rf "$T/i"
+fi
 step "read path, in process"
 mkdir -p "$T/r" && "$DRV" readpath "$T/r" 500 | tee -a "$R"
 
@@ -68,6 +73,34 @@ wait_posts 20 GENEVA >/dev/null || { echo "network did not come up" >&2; exit 1;
 mkdraft "$T/d" GENEVA GENEVA "" IMMEDIATE SECRET "Benchmark" "K. SATO"
 ID=$("$KODEN" -d "$T/geneva" send -i "$T/K. SATO.key" "$T/d" 2>/dev/null)
 wait_until 20 bash -c "'$KODEN' -d '$T/geneva' inbox | grep -q '^${ID:0:12}'"
+# First reads, the common case (an officer reads a new telegram: kodend
+# also commits its read state and a READ receipt): 4 x RUNS telegrams, each
+# read once, RUNS per session.
+# They come from WASHINGTON, so that GENEVA receives them as an addressee.
+net_post WASHINGTON
+start WASHINGTON
+person "J. MILLER" WASHINGTON
+wait_posts 20 WASHINGTON >/dev/null || { echo "WASHINGTON did not come up" >&2; exit 1; }
+mkdraft "$T/dw" WASHINGTON GENEVA "" IMMEDIATE SECRET "Benchmark" "J. MILLER"
+for i in $(seq $((4 * RUNS))); do
+	"$KODEN" -d "$T/washington" send -i "$T/J. MILLER.key" "$T/dw" 2>/dev/null
+done >"$T/fresh"
+wait_until 60 bash -c "[ \$(\"$KODEN\" -d \"$T/geneva\" inbox | grep -c Benchmark) -ge $((4 * RUNS)) ]" ||
+	{ echo "the telegrams to read did not arrive" >&2; exit 1; }
+first_reads() {	# first_reads BIN OUT: read the next RUNS fresh ids once each, timed
+	python3 - "$1" "$T/geneva" "$2" "$T/fresh" "$RUNS" "$3" <<'EOF'
+import json, subprocess, sys, time
+koden, g, out, fresh, runs, skip = sys.argv[1:7]
+ids = open(fresh).read().split()[int(skip):int(skip) + int(runs)]
+times = []
+for i in ids:
+    t0 = time.perf_counter()
+    subprocess.run([koden, "-d", g, "read", i, "-o", "/dev/null"], check=True,
+                   stderr=subprocess.DEVNULL)
+    times.append(time.perf_counter() - t0)
+json.dump({"results": [{"times": times}]}, open(out, "w"))
+EOF
+}
 # the sealed file that `koden open` reads
 "$KODEN" -d "$T/geneva" seal -i "$T/K. SATO.key" -r "$(cat "$T/K. SATO.pub")" \
 	-o "$T/sealed" "$T/d" 2>/dev/null
@@ -84,11 +117,13 @@ swap() {	# swap BIN: restart GENEVA's kodend with BIN
 }
 for round in 1 2; do
 	swap "$KODEND"
+	first_reads "$KODEN" "$T/first-a$round.json" $(((round - 1) * 2 * RUNS))
 	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/read-a$round.json" \
 		-n read-audited "$KODEN -d $G read $ID -o /dev/null" >&2
 	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/open-a$round.json" \
 		-n open-audited "$KODEN -d $G open -i $T/sato.key -o /dev/null $T/sealed" >&2
 	swap "$KODEND_NOAUDIT"
+	first_reads "$NOAUDIT" "$T/first-n$round.json" $(((round - 1) * 2 * RUNS + RUNS))
 	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/read-n$round.json" \
 		-n read-noaudit "$NOAUDIT -d $G read $ID -o /dev/null" >&2
 	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/open-n$round.json" \
@@ -98,7 +133,7 @@ swap "$KODEND"
 python3 - "$T" >>"$R" <<'EOF'
 import glob, json, statistics, sys
 t = sys.argv[1]
-for kind in ("read", "open"):
+for kind in ("first", "read", "open"):
     for mode, tag in (("audited", "a"), ("noaudit", "n")):
         times = []
         for f in sorted(glob.glob(f"{t}/{kind}-{tag}[12].json")):
@@ -108,9 +143,10 @@ for kind in ("read", "open"):
             print("%s_%s_ms %.3f ms (median of %d runs in 2 sessions)" % (kind, mode,
                   statistics.median(times) * 1e3, len(times)))
 EOF
-grep -E "^(read|open)_" "$R" | tail -4 >&2
+grep -E "^(first|read|open)_" "$R" | tail -6 >&2
 "$KODEN" -d "$G" audit verify >&2
 
+[ $ONLY_READ = 1 ] && exit 0
 step "proofs at $ENTRIES entries (building the log takes a while)"
 mkdir -p "$T/p" && "$DRV" proofs "$T/p" "$ENTRIES" | tee -a "$R"
 rm -rf "$T/p"
@@ -134,8 +170,10 @@ pct() { python3 -c "a,b=$1,$2; print('%+.1f%%' % ((a-b)/b*100))"; }
 	echo "| in process: open + render one telegram | $(v read_open_render_us) µs |"
 	echo "| ... + the CLI's record (open audit.db, append + head, close) | $(v read_with_cli_audit_us) µs |"
 	echo "| ... + kodend's record (log held open) | $(v read_with_kodend_audit_us) µs |"
+	fa=$(v first_audited_ms) fn=$(v first_noaudit_ms)
+	echo "| \`koden read\` of a new telegram (first read: kodend also commits its read state and a READ receipt), recorded / no audit log at all (medians) | $fa ms / $fn ms (**$(pct "$fa" "$fn")**) |"
 	ra=$(v read_audited_ms) rn=$(v read_noaudit_ms) oa=$(v open_audited_ms) on=$(v open_noaudit_ms)
-	echo "| \`koden read\` end to end, recorded / no audit log at all (medians) | $ra ms / $rn ms (**$(pct "$ra" "$rn")**) |"
+	echo "| \`koden read\` of a telegram read before (no store write), recorded / no audit log at all (medians) | $ra ms / $rn ms (**$(pct "$ra" "$rn")**) |"
 	echo "| \`koden open\` of a sealed file with -d, recorded / no audit log at all (medians) | $oa ms / $on ms (**$(pct "$oa" "$on")**) |"
 	echo "<!-- /audit-results -->"
 } >"$T/table"

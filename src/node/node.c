@@ -1438,6 +1438,7 @@ audit_ship(struct node *n)
 			    "cannot be shipped to HQ: %s", e.msg);
 		}
 	} else if (upto > acked && b.len > 0) {
+		naudit_sync(n->audit);	/* the head it may have signed */
 		conn_send_msg(c, WIRE_AUDIT, TG_PRIORITY, b.p, b.len);
 		conn_flush(c);
 		n->audit_inflight = upto;
@@ -1540,6 +1541,7 @@ aq_flush(struct node *n)
 		log_err("audit: cannot store %zu batches: %s", m, e.msg);
 		goto out;
 	}
+	naudit_sync(n->audit);
 	for (size_t j = 0; j < m; j++) {
 		struct conn *c = n->aq[idx[j]].c;
 
@@ -1632,6 +1634,8 @@ on_audit_ack(struct node *n, struct conn *c, struct buf *msg)
 			    (unsigned long long)n->audit_inflight);
 		else if (audit_mark_shipped(naudit_log(n->audit), acked) != 0)
 			log_err("audit: cannot record HQ's ack");
+		else
+			naudit_sync(n->audit);
 		n->audit_inflight = 0;
 	} else if (result == 1) {
 		node_alert(n, "audit", c->peer, "HQ refused this node's audit "

@@ -33,8 +33,10 @@ struct naudit {
 	int wake_fd;
 	char wal[PATH_MAX + 8];	/* audit.db-wal, fsynced by the writer */
 	int wal_fd;
-	pthread_t th;
-	int started;
+	pthread_t th, sth;	/* the writer, the WAL's syncer */
+	int started, sync_started;
+	pthread_cond_t sync_cv;
+	int sync_want;
 	pthread_mutex_t mu;
 	pthread_cond_t more, room;
 	struct nitem *q;	/* ring of NAUDIT_QUEUE_MAX */
@@ -71,6 +73,31 @@ wal_sync(struct naudit *a)
 		a->broken = 1;
 		pthread_mutex_unlock(&a->mu);
 	}
+}
+
+/*
+ * The syncer: fsync the WAL whenever the writer has committed since the
+ * last fsync, concurrently with the writer's next appends (so no append,
+ * and no reply waiting for one, ever waits for an fsync).
+ */
+static void *
+syncer_main(void *arg)
+{
+	struct naudit *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (!a->sync_want && !a->stop)
+			pthread_cond_wait(&a->sync_cv, &a->mu);
+		if (!a->sync_want)
+			break;
+		a->sync_want = 0;
+		pthread_mutex_unlock(&a->mu);
+		wal_sync(a);
+		pthread_mutex_lock(&a->mu);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
 }
 
 /* The writer: take what is queued, append it in one transaction. */
@@ -149,7 +176,8 @@ writer_main(void *arg)
 		}
 		/*
 		 * Written (in the WAL: it survives kodend's death): waiting
-		 * replies may go.  Then to stable storage, off their path.
+		 * replies may go.  The syncer puts it on stable storage, off
+		 * their path.
 		 */
 		pthread_mutex_lock(&a->mu);
 		a->durable += k;
@@ -158,10 +186,10 @@ writer_main(void *arg)
 
 			(void)!write(a->wake_fd, &one, sizeof(one));
 		}
-		pthread_mutex_unlock(&a->mu);
-		if (k > 0)
-			wal_sync(a);
-		pthread_mutex_lock(&a->mu);
+		if (k > 0) {
+			a->sync_want = 1;
+			pthread_cond_signal(&a->sync_cv);
+		}
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
@@ -205,9 +233,11 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->more, NULL);
 	pthread_cond_init(&a->room, NULL);
+	pthread_cond_init(&a->sync_cv, NULL);
 	if ((r = auditlog_open(&a->wl, path, name, wit, e)) != 0 ||
 	    (r = auditlog_sync_later(a->wl, e)) != 0 ||
-	    (r = auditlog_open(&a->ll, path, name, wit, e)) != 0) {
+	    (r = auditlog_open(&a->ll, path, name, wit, e)) != 0 ||
+	    (r = auditlog_sync_later(a->ll, e)) != 0) {
 		naudit_close(a);
 		return r;
 	}
@@ -215,13 +245,17 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = pthread_create(&a->th, NULL, writer_main, a);
+	if (r == 0) {
+		a->started = 1;
+		r = pthread_create(&a->sth, NULL, syncer_main, a);
+		a->sync_started = r == 0;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		naudit_close(a);
 		return kerr_set(e, KERR_NOMEM, "audit: cannot start the "
-		    "writer thread");
+		    "writer threads");
 	}
-	a->started = 1;
 	*out = a;
 	return 0;
 }
@@ -239,6 +273,12 @@ naudit_close(struct naudit *a)
 		pthread_cond_signal(&a->more);
 		pthread_mutex_unlock(&a->mu);
 		pthread_join(a->th, NULL);
+		if (a->sync_started) {
+			pthread_mutex_lock(&a->mu);
+			pthread_cond_signal(&a->sync_cv);
+			pthread_mutex_unlock(&a->mu);
+			pthread_join(a->sth, NULL);
+		}
 		/* at every stop, a head over everything, on disk */
 		if (audit_sign_head(a->wl, a->key, NULL, &e) != 0)
 			log_err("audit: cannot sign the final head: %s", e.msg);
@@ -252,6 +292,7 @@ naudit_close(struct naudit *a)
 		close(a->wal_fd);
 	pthread_cond_destroy(&a->more);
 	pthread_cond_destroy(&a->room);
+	pthread_cond_destroy(&a->sync_cv);
 	pthread_mutex_destroy(&a->mu);
 	free(a->q);
 	free(a->batch);
@@ -262,6 +303,17 @@ struct auditlog *
 naudit_log(struct naudit *a)
 {
 	return a->ll;
+}
+
+void
+naudit_sync(struct naudit *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->sync_want = 1;
+	pthread_cond_signal(&a->sync_cv);
+	pthread_mutex_unlock(&a->mu);
 }
 
 /* Queue it (waiting for room: nothing is dropped); takes env; its ticket. */

@@ -41,8 +41,13 @@ int naudit_open(struct naudit **out, const char *nodedir, const char *name,
     const struct identity *key, int wake_fd, struct kerr *e) KODEN_WUR;
 /* Append what is queued, sign a final head, stop the writer, close. */
 void naudit_close(struct naudit *a);
-/* The loop's own handle. */
+/*
+ * The loop's own handle, for shipping (posts) and collecting (HQ).  Its
+ * commits stop at the WAL too (the loop never waits for an fsync): call
+ * naudit_sync after writing with it, and the syncer thread fsyncs the WAL.
+ */
 struct auditlog *naudit_log(struct naudit *a);
+void naudit_sync(struct naudit *a);
 
 /*
  * Queue one event (audit_event_set's fields; detail is printf-style).
