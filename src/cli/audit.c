@@ -413,6 +413,22 @@ a_query(int argc, char **argv, int reads, int who)
 	    (r = open_log(&l)) != EX_OK)
 		return r;
 	f.actor = person;
+	/* the security team's searches are accesses too: recorded first */
+	{
+		char what[64], flt[AUDIT_DETAIL_MAX + 1];
+
+		snprintf(what, sizeof(what), "audit %s", who ? "who-read" :
+		    reads ? "reads" : "log");
+		snprintf(flt, sizeof(flt), "node=%s person=%s object=%s "
+		    "since=%llu until=%llu", f.node ? f.node : "*",
+		    person ? person : "*", f.object ? f.object : "*",
+		    (unsigned long long)(f.since_ns / 1000000000u),
+		    (unsigned long long)(f.until_ns / 1000000000u));
+		if ((r = cli_audit(NULL, "search", what, "ok", flt)) != EX_OK) {
+			auditlog_close(l);
+			return r;
+		}
+	}
 	r = audit_query(l, &f, print_event, &o);
 	auditlog_close(l);
 	if (r != 0)

@@ -95,6 +95,32 @@ node_alert(struct node *n, const char *kind, const char *origin,
 		log_err("cannot record alert: %s", e.msg);
 }
 
+/*
+ * The configuration kodend runs with, as a hash in its start event: a
+ * change to kodend.conf between two starts shows in the audit log.
+ */
+static void
+config_hash(const struct node *n, char hex[static 65])
+{
+	uint8_t h[crypto_hash_sha256_BYTES], chunk[4096];
+	crypto_hash_sha256_state st;
+	char path[PATH_MAX];
+	size_t k;
+	FILE *f;
+
+	snprintf(hex, 65, "unreadable");
+	if (node_path(path, sizeof(path), n->dir, CONFIG_FILE) != 0 ||
+	    (f = fopen(path, "rb")) == NULL)
+		return;
+	crypto_hash_sha256_init(&st);
+	while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		crypto_hash_sha256_update(&st, chunk, k);
+	fclose(f);
+	crypto_hash_sha256_final(&st, h);
+	sodium_bin2hex(hex, 65, h, sizeof(h));
+	sodium_memzero(chunk, sizeof(chunk));	/* join_secret lives there */
+}
+
 /* A directory change: the roster version and the hash of its signed form. */
 static void
 audit_roster(struct node *n, uint64_t version, const uint8_t *blob,
@@ -2469,7 +2495,7 @@ int
 node_run(struct node *n, struct kerr *e)
 {
 	struct epoll_event ev, evs[64];
-	char pidsrc[64];
+	char pidsrc[64], confhash[65];
 	sigset_t mask;
 	int r;
 
@@ -2504,9 +2530,11 @@ node_run(struct node *n, struct kerr *e)
 	}
 	snprintf(pidsrc, sizeof(pidsrc), "pid %ld uid %ld", (long)getpid(),
 	    (long)getuid());
+	config_hash(n, confhash);
 	naudit_event(n->audit, "kodend", pidsrc, "start", n->cfg.name, "ok",
-	    "%s %s, roster version %llu", n->cfg.role == ROLE_HQ ? "HQ" :
-	    "post", n->cfg.name, (unsigned long long)n->roster.version);
+	    "%s %s, roster version %llu, kodend.conf sha256=%s",
+	    n->cfg.role == ROLE_HQ ? "HQ" : "post", n->cfg.name,
+	    (unsigned long long)n->roster.version, confhash);
 	log_info("%s %s started (roster version %llu)",
 	    n->cfg.role == ROLE_HQ ? "HQ" : "post", n->cfg.name,
 	    (unsigned long long)n->roster.version);

@@ -67,6 +67,11 @@ else
 	"$KODEN" -d "$HQ" audit who-read "$id" 2>&1 | sed 's/^/#   /'
 fi
 
+n=$(count_json "$HQ" "action=search,object=audit who-read" log)
+[ "$n" -ge 1 ] && ok "HQ's own who-read searches are recorded too" || not_ok "searches at HQ: $n"
+audit_json "$HQ" log | grep -q '"action": *"start".*kodend.conf sha256=[0-9a-f]\{64\}' &&
+	ok "kodend's start records the hash of its kodend.conf" || not_ok "no config hash at start"
+
 # the life of the telegram, on each node's own log
 n=$(count_json "$W" "action=release,object=$id" log)
 [ "$n" -ge 1 ] && ok "WASHINGTON logged the release" || not_ok "no release at WASHINGTON ($n)"
