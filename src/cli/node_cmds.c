@@ -226,7 +226,13 @@ cmd_send(int argc, char **argv)
 	    tg_prec_name(t->prec_action));
 	r = EX_OK;
 out:
-	if (idfile != NULL && cli_nodedir != NULL && r != EX_USAGE) {
+	/*
+	 * A send kodend accepted is recorded by kodend itself ("release":
+	 * the officer, this process's pid and uid, the telegram), in the
+	 * transaction's turn; koden records the attempts that failed.
+	 */
+	if (idfile != NULL && cli_nodedir != NULL && r != EX_USAGE &&
+	    r != EX_OK) {
 		char d[160];
 
 		snprintf(d, sizeof(d), "drafted, sealed and released%s%s",

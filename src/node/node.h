@@ -144,6 +144,8 @@ struct node {
 	struct naudit *audit;
 	int audit_fd, ev_audit;		/* eventfd: the writer appended */
 	uint64_t audit_inflight;	/* post: a batch up to this is at HQ */
+	uint64_t audit_last_ship;	/* post: ms the last batch went */
+	uint64_t audit_ship_due;	/* post: ms the next may go (0: none waits) */
 	struct aitem *aq;		/* HQ: batches of this turn */
 	size_t n_aq;
 	uint64_t audit_bcast;		/* HQ: next head broadcast, ms */

@@ -94,6 +94,13 @@ syncer_main(void *arg)
 		a->sync_want = 0;
 		pthread_mutex_unlock(&a->mu);
 		wal_sync(a);
+		/*
+		 * One fsync per NAUDIT_SYNC_MS at most: under load the writer
+		 * commits often, and what they wrote meanwhile is covered by
+		 * the next fsync.  (Before stopping, naudit_close syncs.)
+		 */
+		if (!a->stop)
+			usleep(NAUDIT_SYNC_MS * 1000);
 		pthread_mutex_lock(&a->mu);
 	}
 	pthread_mutex_unlock(&a->mu);

@@ -28,6 +28,7 @@
 #define NAUDIT_HEAD_MS 2000	/* a signed head at least this often */
 #define NAUDIT_QUEUE_MAX 2048	/* events waiting for the writer */
 #define NAUDIT_BATCH 512	/* events appended in one transaction, at most */
+#define NAUDIT_SYNC_MS 20	/* the WAL is fsynced at most this often */
 
 struct naudit;
 

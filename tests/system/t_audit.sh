@@ -83,8 +83,8 @@ expect_exit 2 "a bad --since is a usage error" "$KODEN" -d "$G" audit reads --si
 expect_exit 0 "audit log --json at WASHINGTON" "$KODEN" -d "$W" audit log --json
 jq -e -s 'all(.[]; has("seq") and has("time") and has("node") and has("actor")
 	and has("source") and has("action") and has("object") and has("outcome"))
-	and ([.[] | select(.action == "send")] | length) == 2' "$T/out" >/dev/null &&
-	ok "every JSON line has the AU-3 fields; both sends are there" ||
+	and ([.[] | select(.action == "release" and (.actor | startswith("K. SATO")))] | length) == 2' "$T/out" >/dev/null &&
+	ok "every JSON line has the AU-3 fields; both sends are there (kodend's release, the officer named)" ||
 	{ not_ok "audit log --json"; head -5 "$T/out" | sed 's/^/#   /'; }
 expect_exit 0 "audit log at HQ" "$KODEN" -d "$HQ" audit log --json
 jq -e -s '[.[] | select(.action == "dir-change")] | length >= 5' "$T/out" >/dev/null &&
