@@ -458,4 +458,14 @@ if [ "$n1" = 251 ] && [ "$al" = "10.82.0.2/32 fd82::2/128" ] && [ "$n2" = 250 ] 
 else
 	not_ok "hub: UAPI set semantics (peers $n1/$n2/$n3, allowed '$al', port $port bound $bound old $old)"
 fi
+# syncconf: wg diffs the running config against the file (get=1), then
+# sends only the changes (set=1 without replace_peers): back to 250 peers
+ip netns exec "$NH" wg syncconf "$HIF" "$T/hub.conf"
+n4=$(npeers)
+port=$(ip netns exec "$NH" wg show "$HIF" listen-port)
+if [ "$n4" = 250 ] && [ "$port" = 51850 ]; then
+	ok "hub: syncconf back to the 250-peer configuration"
+else
+	not_ok "hub: syncconf (peers $n4, port $port)"
+fi
 exit 0
