@@ -234,8 +234,45 @@ unpair() {
 	else not_ok "$1: $SOCKDIR/$IFA.sock left behind"; fi
 }
 
-# ---- koden <-> koden, with roaming and a wrong key ----
+# ---- koden <-> koden, with a replayed handshake, roaming and a wrong key ----
+# capture A's first handshake initiation on B's side of the veth (the UDP
+# payload: type 1, 148 bytes), to replay it once the session is up
+ip netns exec "$NB" timeout 20 python3 - "kvb$S" "$T/init.bin" <<'PY' &
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind((sys.argv[1], 0))
+while True:
+    f = s.recv(65535)
+    ip = f[14:]
+    if len(ip) < 20 or ip[9] != 17:
+        continue
+    udp = ip[(ip[0] & 15) * 4:]
+    if struct.unpack("!H", udp[2:4])[0] == 51821 and len(udp) == 8 + 148 and udp[8] == 1:
+        open(sys.argv[2], "wb").write(udp[8:])
+        break
+PY
+SNIFF=$!
+sleep 0.5
 pair koden koden "koden-koden"
+wait "$SNIFF"
+if [ -s "$T/init.bin" ]; then
+	hs0=$(ip netns exec "$NB" wg show "$IFB" latest-handshakes | cut -f2)
+	ip netns exec "$NA" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(open(sys.argv[1], "rb").read(), ("192.168.241.2", 51821))' "$T/init.bin"
+	sleep 0.5
+	hs1=$(ip netns exec "$NB" wg show "$IFB" latest-handshakes | cut -f2)
+	if grep -q 'replayed handshake initiation' "$T/$IFB.log" && [ "$hs0" = "$hs1" ] &&
+		pings "$NA" 10.77.0.2; then
+		ok "koden-koden: a replayed initiation is refused (timestamp), the session goes on"
+	else
+		not_ok "koden-koden: replayed initiation (handshake $hs0 -> $hs1)"
+		grep -i 'replay\|reject' "$T/$IFB.log" | sed 's/^/#   /'
+	fi
+else
+	not_ok "koden-koden: no handshake initiation captured on the veth"
+fi
 # privileges once set up: CAP_NET_ADMIN and CAP_NET_BIND_SERVICE only
 # (bits 12 and 10), no new privileges, a seccomp filter
 st=$(grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/"$PA"/status | tr -s '\t ' ' ')
