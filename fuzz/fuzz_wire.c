@@ -82,7 +82,7 @@ rec_expect(const uint8_t *p, size_t len)
 {
 	if (len < WIRE_REC_HDR)
 		return KERR_TRUNCATED;
-	if (p[0] < WIRE_TELEGRAM || p[0] > WIRE_PONG || p[1] < 1 || p[1] > 4 ||
+	if (p[0] < WIRE_TELEGRAM || p[0] > WIRE_AUDIT_ACK || p[1] < 1 || p[1] > 4 ||
 	    (p[6] & ~WIRE_FIN) != 0)
 		return KERR_FORMAT;
 	if (len - WIRE_REC_HDR > WIRE_CHUNK)
