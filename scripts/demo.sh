@@ -103,7 +103,7 @@ run "$KODEN" -d "$D/hq" status "${T5:0:8}"
 run "$KODEN" -d "$D/GENEVA" status "${T4:0:8}"
 
 step "The audit log: HQ knows who read the FLASH and the NODIS, from the posts' shipped logs"
-wait_for 10 sh -c "'$KODEN' -d '$D/hq' audit who-read $T5 | grep -q WASHINGTON"
+wait_for 10 sh -c "'$KODEN' -d '$D/hq' audit who-read $T5 | grep -q 'T. YAMADA'"
 run "$KODEN" -d "$D/hq" audit who-read "$T1"
 run "$KODEN" -d "$D/hq" audit who-read "$T5"
 run "$KODEN" -d "$D/BEIJING" audit verify
