@@ -26,8 +26,8 @@
 #include "lib/err.h"
 
 #define NAUDIT_HEAD_MS 2000	/* a signed head at least this often */
-#define NAUDIT_QUEUE_MAX 2048	/* events waiting for the writer */
-#define NAUDIT_BATCH 512	/* events appended in one transaction, at most */
+#define NAUDIT_QUEUE_MAX 1024	/* events waiting for the writer (1.7 MiB) */
+#define NAUDIT_BATCH 256	/* events appended in one transaction, at most */
 #define NAUDIT_SYNC_MS 20	/* the WAL is fsynced at most this often */
 
 struct naudit;
