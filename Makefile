@@ -70,13 +70,13 @@ $(B)/kodend-faulty: $(B)/tests/system/kodend_faulty.o $(B)/libkoden.a
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # bench/relay.sh's client (issue 3): seals and pushes telegrams; SMTP for Postfix.
-$(B)/bench/relay_client: bench/relay_client.c $(B)/libkoden.a
+$(B)/bench/relay_client: bench/relay_client.c bench/relay_common.c $(B)/libkoden.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -pthread -o $@ $^ $(LDLIBS_ALL)
 
 # bench/relay.sh's part hq: simulated posts around a real HQ kodend.
-$(B)/bench/relay_sim: bench/relay_sim.c $(B)/libkoden.a
+$(B)/bench/relay_sim: bench/relay_sim.c bench/relay_common.c $(B)/libkoden.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD $@")
 	$(Q)$(CC) $(CFLAGS_ALL) -pthread -o $@ $^ $(LDLIBS_ALL)

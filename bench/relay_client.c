@@ -67,76 +67,13 @@
 #include "telegram/envelope.h"
 #include "telegram/tg.h"
 
+#include "relay_common.h"
+
+const char *bench_prog = "relay_client";
+
 #define MAX_ORIGINS 16
 #define STATE_AT_HQ 2
 #define STATE_DELIVERED 3
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("relay_client: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_ms(double ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000) * 1e6);
-	nanosleep(&ts, NULL);
-}
-
-static void *
-xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-
-	if (p == NULL)
-		die("out of memory");
-	return p;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of n values (sorted in place). */
-static double
-pct(double *v, size_t n, double p)
-{
-	size_t k;
-
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	k = (size_t)(p / 100.0 * (double)n + 0.999999);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return v[k - 1];
-}
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -396,19 +333,6 @@ reserve_serials(struct origin *o)
 	close(fd);
 }
 
-static const char *const words[] = {
-	"THE", "MINISTER", "MET", "AMBASSADOR", "THIS", "MORNING", "AND",
-	"DISCUSSED", "TRADE", "TALKS", "FISHERIES", "QUOTAS", "VISA", "RULES",
-	"SUMMIT", "AGENDA", "FOR", "NEXT", "MONTH", "IN", "DETAIL", "WITHOUT",
-	"REACHING", "FINAL", "AGREEMENT", "ON", "ALL", "POINTS", "EMBASSY",
-	"COUNSELLOR", "REPORTED", "THAT", "GOVERNMENT", "OFFICIALS", "EXPECT",
-	"PARLIAMENT", "TO", "VOTE", "EARLY", "SPRING", "WHILE", "OPPOSITION",
-	"LEADERS", "DEMAND", "FURTHER", "CONSULTATIONS", "REGARDING", "ENERGY",
-	"PRICES", "SECURITY", "COOPERATION", "REGIONAL", "STABILITY", "EXPORT",
-	"CONTROLS", "DELEGATION", "WILL", "ARRIVE", "TUESDAY", "PLEASE",
-	"ADVISE", "INSTRUCTIONS", "URGENTLY",
-};
-
 /*
  * Seeded word salad after first, wrapped at 72 columns (continuation lines
  * start with indent), at most want bytes.
@@ -430,7 +354,7 @@ salad(struct buf *b, uint64_t seed, size_t want, const char *first,
 		x ^= x >> 33;
 		x *= 0xff51afd7ed558ccdULL;
 		x ^= x >> 29;
-		w = words[x % (sizeof(words) / sizeof(words[0]))];
+		w = bench_words[x % bench_nwords];
 		wl = strlen(w);
 		if (b->len - start + 1 + wl + strlen(eol) + strlen(indent) > want)
 			break;

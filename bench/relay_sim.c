@@ -103,76 +103,13 @@
 #include "telegram/envelope.h"
 #include "telegram/tg.h"
 
+#include "relay_common.h"
+
+const char *bench_prog = "relay_sim";
+
 #define MAX_POSTS 64
 #define IN_CAP (1u << 20)		/* bytes read at once from a link */
 #define OUT_HIGH (256u << 10)		/* stop framing telegrams here */
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("relay_sim: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sleep_ms(double ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000) * 1e6);
-	nanosleep(&ts, NULL);
-}
-
-static void *
-xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-
-	if (p == NULL)
-		die("out of memory");
-	return p;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of n values (sorted in place). */
-static double
-pct(double *v, size_t n, double p)
-{
-	size_t k;
-
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	k = (size_t)(p / 100.0 * (double)n + 0.999999);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return v[k - 1];
-}
 
 /* ---- a round's telegrams ------------------------------------------------- */
 
@@ -949,19 +886,6 @@ wait_rosters(double timeout)
 
 /* ---- sealing ------------------------------------------------------------------ */
 
-static const char *const words[] = {
-	"THE", "MINISTER", "MET", "AMBASSADOR", "THIS", "MORNING", "AND",
-	"DISCUSSED", "TRADE", "TALKS", "FISHERIES", "QUOTAS", "VISA", "RULES",
-	"SUMMIT", "AGENDA", "FOR", "NEXT", "MONTH", "IN", "DETAIL", "WITHOUT",
-	"REACHING", "FINAL", "AGREEMENT", "ON", "ALL", "POINTS", "EMBASSY",
-	"COUNSELLOR", "REPORTED", "THAT", "GOVERNMENT", "OFFICIALS", "EXPECT",
-	"PARLIAMENT", "TO", "VOTE", "EARLY", "SPRING", "WHILE", "OPPOSITION",
-	"LEADERS", "DEMAND", "FURTHER", "CONSULTATIONS", "REGARDING", "ENERGY",
-	"PRICES", "SECURITY", "COOPERATION", "REGIONAL", "STABILITY", "EXPORT",
-	"CONTROLS", "DELEGATION", "WILL", "ARRIVE", "TUESDAY", "PLEASE",
-	"ADVISE", "INSTRUCTIONS", "URGENTLY",
-};
-
 /* The drafting text of one telegram, exactly size bytes (relay_client's). */
 static void
 make_draft(struct buf *d, const char *from, const char *to, uint64_t k,
@@ -985,7 +909,7 @@ make_draft(struct buf *d, const char *from, const char *to, uint64_t k,
 		x ^= x >> 33;
 		x *= 0xff51afd7ed558ccdULL;
 		x ^= x >> 29;
-		w = words[x % (sizeof(words) / sizeof(words[0]))];
+		w = bench_words[x % bench_nwords];
 		wl = strlen(w);
 		if (d->len + 1 + wl + 1 + 3 + 1 > size)
 			break;
