@@ -1494,23 +1494,25 @@ audit_ship(struct node *n)
 static void
 audit_reply(struct node *n, struct conn *c, uint8_t result, uint64_t acked)
 {
+	static struct ship_hqhead m;	/* the loop's; holds a proof */
 	struct kerr e = { "" };
-	struct audit_head h;
 	struct buf b;
-	int found = 0;
 
 	buf_init(&b, 64 * 1024);
-	if (buf_put_u8(&b, result) != 0 || buf_put_u64(&b, acked) != 0 ||
-	    audit_hq_head_msg(naudit_log(n->audit), NULL, c->audit_hq_seen,
+	if (buf_put_u8(&b, result) != 0 || buf_put_u64(&b, acked) != 0) {
+		buf_free(&b);
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (audit_hq_head_msg(naudit_log(n->audit), NULL, c->audit_hq_seen,
 	    &b, &e) != 0) {
-		if (e.msg[0])
-			log_debug("audit: no head for %s yet: %s", c->peer,
-			    e.msg);
+		log_debug("audit: no head for %s yet: %s", c->peer, e.msg);
 		b.len = 9;	/* the ack alone */
-	} else if (audit_latest_head(naudit_log(n->audit), &h, &found) == 0 &&
-	    found)
-		c->audit_hq_seen = h.size;	/* what the post will hold */
-	if (b.len >= 9 && (result != 2 || b.len > 9))
+	} else if (ship_hqhead_decode(&m, b.p + 9, b.len - 9, &e) == 0)
+		/* what the post will hold: this very head, not a newer one
+		 * the writer may have signed since */
+		c->audit_hq_seen = m.head.size;
+	if (result != 2 || b.len > 9)
 		conn_send_msg(c, WIRE_AUDIT_ACK, TG_PRIORITY, b.p, b.len);
 	buf_free(&b);
 }

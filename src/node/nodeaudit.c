@@ -41,6 +41,8 @@ struct naudit {
 	pthread_cond_t more, room;
 	struct nitem *q;	/* ring of NAUDIT_QUEUE_MAX */
 	struct audit_event *batch;	/* the writer's, NAUDIT_BATCH */
+	uint8_t *env[NAUDIT_BATCH];	/* its envelopes to hash, if any */
+	size_t env_len[NAUDIT_BATCH];
 	size_t head, n;
 	int stop;
 	uint64_t pushed;	/* tickets handed out */
@@ -67,7 +69,7 @@ wal_sync(struct naudit *a)
 {
 	if (a->wal_fd < 0)
 		a->wal_fd = open(a->wal, O_RDWR | O_CLOEXEC);
-	if (a->wal_fd >= 0 && fdatasync(a->wal_fd) != 0) {
+	if (a->wal_fd < 0 || fdatasync(a->wal_fd) != 0) {
 		log_err("audit: fsync of %s: %s", a->wal, strerror(errno));
 		pthread_mutex_lock(&a->mu);
 		a->broken = 1;
@@ -141,25 +143,31 @@ writer_main(void *arg)
 		while (k < NAUDIT_BATCH && a->n > 0) {
 			struct nitem *it = &a->q[a->head];
 
-			if (it->env != NULL) {
-				uint8_t h[RECEIPT_HASH_BYTES];
-				char hex[2 * sizeof(h) + 1];
-
-				/* the hash receipts carry: one name for one
-				 * envelope (and 4x faster than SHA-256 here) */
-				receipt_env_hash(h, it->env, it->env_len);
-				sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-				snprintf(it->ev.detail, sizeof(it->ev.detail),
-				    "env-hash=%s", hex);
-				free(it->env);
-				it->env = NULL;
-			}
-			batch[k++] = it->ev;
+			batch[k] = it->ev;
+			a->env[k] = it->env;	/* hashed below, unlocked */
+			a->env_len[k++] = it->env_len;
+			it->env = NULL;
 			a->head = (a->head + 1) % NAUDIT_QUEUE_MAX;
 			a->n--;
 		}
 		pthread_cond_broadcast(&a->room);
 		pthread_mutex_unlock(&a->mu);
+
+		for (size_t i = 0; i < k; i++) {
+			uint8_t h[RECEIPT_HASH_BYTES];
+			char hex[2 * sizeof(h) + 1];
+
+			if (a->env[i] == NULL)
+				continue;
+			/* the hash receipts carry: one name for one envelope
+			 * (and 4x faster than SHA-256 here) */
+			receipt_env_hash(h, a->env[i], a->env_len[i]);
+			sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+			snprintf(batch[i].detail, sizeof(batch[i].detail),
+			    "env-hash=%s", hex);
+			free(a->env[i]);
+			a->env[i] = NULL;
+		}
 
 		due = mono_ms() - last_head >= NAUDIT_HEAD_MS;
 		if (k > 0) {
