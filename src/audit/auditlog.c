@@ -798,6 +798,66 @@ append_locked(struct auditlog *l, struct audit_event *ev, size_t n,
 	return 0;
 }
 
+#define META_JOURNAL "journal"	/* blob: generation (16) || u64 offset */
+
+static int
+journal_pos(struct auditlog *l, uint8_t gen[static AUDIT_JOURNAL_GEN],
+    uint64_t *off, struct kerr *e)
+{
+	uint8_t b[AUDIT_JOURNAL_GEN + 8];
+	size_t n = 0;
+	int found, r;
+
+	memset(gen, 0, AUDIT_JOURNAL_GEN);
+	*off = 0;
+	if ((r = meta_get(l, META_JOURNAL, NULL, b, sizeof(b), &n,
+	    &found)) != 0)
+		return dberr(l, e, "journal position");
+	if (!found)
+		return 0;
+	if (n != sizeof(b))
+		return kerr_set(e, KERR_FORMAT, "audit log: stored journal "
+		    "position has %zu bytes", n);
+	memcpy(gen, b, AUDIT_JOURNAL_GEN);
+	for (size_t i = 0; i < 8; i++)
+		*off = *off << 8 | b[AUDIT_JOURNAL_GEN + i];
+	return 0;
+}
+
+/*
+ * Inside a write transaction: append, store the journal position if gen
+ * is non-NULL, sign a head if key is non-NULL (into *h).
+ */
+static int
+append_tx(struct auditlog *l, struct audit_event *ev, size_t n,
+    const struct identity *key, const uint8_t *gen, uint64_t off,
+    struct audit_head *h, struct kerr *e)
+{
+	int r;
+
+	if (n > AUDIT_BATCH_MAX)
+		return kerr_set(e, KERR_TOOBIG, "audit: %zu events in one "
+		    "batch (at most %d)", n, AUDIT_BATCH_MAX);
+	if ((r = load_frontier(l)) != 0)
+		return kerr_set(e, r, "audit log: stored frontier unreadable");
+	if ((r = append_locked(l, ev, n, e)) != 0)
+		return r;
+	if ((r = save_frontier(l)) != 0)
+		return dberr(l, e, "frontier");
+	if (gen != NULL) {
+		uint8_t b[AUDIT_JOURNAL_GEN + 8];
+
+		memcpy(b, gen, AUDIT_JOURNAL_GEN);
+		for (size_t i = 0; i < 8; i++)
+			b[AUDIT_JOURNAL_GEN + i] = (uint8_t)(off >> (56 - 8 * i));
+		if ((r = meta_set(l, META_JOURNAL, 0, b, sizeof(b))) != 0)
+			return dberr(l, e, "journal position");
+	}
+	if (key != NULL && (r = sign_at(l, key, l->c.size, h)) != 0)
+		return kerr_set(e, r, "audit log: cannot sign head");
+	return 0;
+}
+
 int
 audit_append(struct auditlog *l, struct audit_event *ev, size_t n,
     const struct identity *key, struct kerr *e)
@@ -805,29 +865,47 @@ audit_append(struct auditlog *l, struct audit_event *ev, size_t n,
 	struct audit_head h;
 	int r;
 
-	if (n > AUDIT_BATCH_MAX)
-		return kerr_set(e, KERR_TOOBIG, "audit: %zu events in one "
-		    "batch (at most %d)", n, AUDIT_BATCH_MAX);
 	if ((r = begin(l, 1, e)) != 0)
 		return r;
-	if ((r = load_frontier(l)) != 0) {
-		kerr_set(e, r, "audit log: stored frontier unreadable");
-		goto fail;
-	}
-	if ((r = append_locked(l, ev, n, e)) != 0)
-		goto fail;
-	if ((r = save_frontier(l)) != 0) {
-		dberr(l, e, "frontier");
-		goto fail;
-	}
-	if (key != NULL && (r = sign_at(l, key, l->c.size, &h)) != 0) {
-		kerr_set(e, r, "audit log: cannot sign head");
-		goto fail;
+	if ((r = append_tx(l, ev, n, key, NULL, 0, &h, e)) != 0) {
+		rollback(l);
+		return r;
 	}
 	if ((r = commit(l, e)) != 0)
 		return r;
 	if (key != NULL)
 		witness_write(l, &h);
+	return 0;
+}
+
+int
+audit_journal_txn(struct auditlog *l, const struct identity *key,
+    audit_journal_fill fill, void *ctx, size_t *added, struct kerr *e)
+{
+	struct audit_journal_take t;
+	struct audit_head h;
+	int r;
+
+	*added = 0;
+	memset(&t, 0, sizeof(t));
+	if ((r = begin(l, 1, e)) != 0)
+		return r;
+	if ((r = journal_pos(l, t.gen, &t.off, e)) != 0)
+		goto fail;
+	if ((r = fill(ctx, &t, e)) != 0)
+		goto fail;
+	if (t.n == 0 && !t.moved) {
+		rollback(l);	/* nothing new */
+		return 0;
+	}
+	if ((r = append_tx(l, t.ev, t.n, t.n > 0 ? key : NULL, t.gen, t.off,
+	    &h, e)) != 0)
+		goto fail;
+	if ((r = commit(l, e)) != 0)
+		return r;
+	if (key != NULL && t.n > 0)
+		witness_write(l, &h);
+	*added = t.n;
 	return 0;
 fail:
 	rollback(l);
@@ -1268,6 +1346,20 @@ audit_ship_prepare(struct auditlog *l, const struct identity *key, size_t max,
 	*upto = 0;
 	if (max == 0 || max > AUDIT_BATCH_MAX)
 		max = AUDIT_BATCH_MAX;
+	/*
+	 * Nothing new since the last ack: answered without the write lock
+	 * (kodend's loop asks every second; another process may hold it).
+	 */
+	{
+		uint64_t size;
+
+		if ((r = audit_shipped(l, &acked)) != 0 ||
+		    (r = audit_size(l, &size)) != 0)
+			return dberr(l, e, "shipping");
+		*upto = acked;
+		if (size <= acked)
+			return 0;
+	}
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return KERR_NOMEM;
 	if ((r = begin(l, 1, e)) != 0)

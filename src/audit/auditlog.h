@@ -146,6 +146,30 @@ int audit_append(struct auditlog *l, struct audit_event *ev, size_t n,
     const struct identity *key, struct kerr *e) KODEN_WUR;
 
 /*
+ * The audit journal (journal.h) moved into the log, in one write
+ * transaction (which also keeps two processes from moving the same events
+ * twice): the stored journal position (generation, offset; zeros before
+ * the first) is put in t, fill reads the journal from there and sets t's
+ * events (owned by fill's ctx) and the position after them (t->moved if
+ * the position changed with no event, past damage), and the events are
+ * appended and the position stored together, a head signed with key if
+ * non-NULL.  *added: the events appended.
+ */
+#define AUDIT_JOURNAL_GEN 16
+struct audit_journal_take {
+	uint8_t gen[AUDIT_JOURNAL_GEN];
+	uint64_t off;
+	struct audit_event *ev;
+	size_t n;
+	int moved;
+};
+typedef int (*audit_journal_fill)(void *ctx, struct audit_journal_take *t,
+    struct kerr *e);
+int audit_journal_txn(struct auditlog *l, const struct identity *key,
+    audit_journal_fill fill, void *ctx, size_t *added, struct kerr *e)
+    KODEN_WUR;
+
+/*
  * Sign a head over the current size unless the latest head already covers
  * it; *out (may be NULL) receives the latest head.  Call every few seconds
  * while events arrive and at every stop.
