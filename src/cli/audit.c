@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "audit/auditlog.h"
+#include "audit/journal.h"
 #include "cli/cli.h"
 #include "node/admin.h"
 #include "node/api.h"
@@ -90,31 +91,24 @@ cli_audit_dir(const char *nodedir, const char *actor, const char *action,
 	memset(&ev, 0, sizeof(ev));
 	audit_event_set(&ev, who, src, action, object, outcome, detail);
 	/*
-	 * kodend running: it appends the event with its own writer and
-	 * answers once it is on disk (src/node/nodeapi.c, API_AUDIT); it
-	 * signs the heads.  Otherwise koden appends it itself.
+	 * Into the journal (one write: on disk for any crash of koden or
+	 * kodend) before anything is shown.  A running kodend moves it into
+	 * the log within NAUDIT_JOURNAL_MS and signs the heads; otherwise
+	 * koden does so itself now.
 	 */
+	ev.time_ns = audit_now_ns();
+	if ((r = audit_journal_append_dir(nodedir, &ev, &e)) != 0)
+		return cli_fail(EX_FAIL, "cannot write the audit log: %s",
+		    kerr_msg(&e, r));
 	if ((fd = api_connect(nodedir, &e)) >= 0) {
-		struct buf body, resp;
-
-		buf_init(&body, AUDIT_ENTRY_MAX);
-		buf_init(&resp, 1024);
-		r = audit_event_encode(&body, &ev);
-		if (r == 0)
-			r = api_call(fd, API_AUDIT, body.p, body.len, &resp, &e);
 		close(fd);
-		buf_free(&body);
-		buf_free(&resp);
-		if (r != 0)
-			return cli_fail(EX_FAIL, "kodend could not record this "
-			    "in the audit log: %s", kerr_msg(&e, r));
 		return EX_OK;
 	}
 	e.msg[0] = '\0';
 	if ((r = auditlog_open_dir(&l, nodedir, &e)) != 0)
 		return cli_fail(EX_FAIL, "audit log: %s", kerr_msg(&e, r));
 	key = node_key(nodedir);
-	r = audit_append(l, &ev, 1, key, &e);
+	r = audit_journal_apply(l, nodedir, key, NULL, &e);
 	identity_free(key);
 	auditlog_close(l);
 	if (r != 0)
@@ -231,11 +225,18 @@ need_dir(const char *verb)
 static int
 open_log(struct auditlog **l)
 {
+	struct identity *key;
 	struct kerr e = { "" };
 	int r;
 
 	if ((r = auditlog_open_dir(l, cli_nodedir, &e)) != 0)
 		return cli_fail(EX_FAIL, "%s", kerr_msg(&e, r));
+	/* what the journal holds goes in first, so every answer has it */
+	key = node_key(cli_nodedir);
+	if ((r = audit_journal_apply(*l, cli_nodedir, key, NULL, &e)) != 0)
+		cli_warn("the audit journal could not be added to the log "
+		    "(answering from the log as it is): %s", kerr_msg(&e, r));
+	identity_free(key);
 	return EX_OK;
 }
 

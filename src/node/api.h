@@ -31,8 +31,7 @@ enum api_op {
 	API_ALERTS = 8,		/* u64 after -> u16 n, n x alert */
 	API_RELOAD = 9,		/* HQ: re-read the roster from the store, push it to posts */
 	API_STATUS_NODE = 10,	/* -> text: links, queues */
-	API_AUDIT = 11,		/* an audit event (audit_event_encode) -> (empty),
-				   once it is on disk in the node's audit log */
+	/* 11 was API_AUDIT: koden now appends to the audit journal itself */
 };
 
 enum api_read_mode {

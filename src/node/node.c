@@ -137,59 +137,7 @@ audit_roster(struct node *n, uint64_t version, const uint8_t *blob,
 	    "sha256=%s %s", hex, how);
 }
 
-/* ---- API replies waiting for their audit record -------------------------- */
-
 static void conn_flush(struct conn *c);
-
-/*
- * An API reply whose store work is committed but whose audit record (a
- * decrypt, a client's event) the writer has not written yet: it goes out
- * as soon as the writer says so (EV_AUDIT), not at the next commit.
- */
-static int
-await_add(struct node *n, const struct pending *p)
-{
-	if (n->n_await == n->cap_await) {
-		size_t cap = n->cap_await ? 2 * n->cap_await : 16;
-		struct pending *q = realloc(n->await, cap * sizeof(*q));
-
-		if (q == NULL)
-			return KERR_NOMEM;
-		n->await = q;
-		n->cap_await = cap;
-	}
-	n->await[n->n_await++] = *p;
-	return 0;
-}
-
-static void
-await_release(struct node *n)
-{
-	uint64_t dur;
-	size_t keep = 0;
-	int broken;
-
-	if (n->n_await == 0)
-		return;
-	dur = naudit_durable(n->audit, &broken);
-	for (size_t i = 0; i < n->n_await; i++) {
-		struct pending *p = &n->await[i];
-
-		if (p->c->state == CONN_DEAD)
-			buf_free(&p->reply);
-		else if (p->ticket <= dur) {
-			if (buf_put(&p->c->out, p->reply.p, p->reply.len) != 0)
-				conn_close(p->c, "API reply too large");
-			buf_free(&p->reply);
-			conn_flush(p->c);
-		} else if (broken) {
-			buf_free(&p->reply);
-			conn_close(p->c, "the audit log cannot be written");
-		} else
-			n->await[keep++] = *p;
-	}
-	n->n_await = keep;
-}
 
 /* ---- transactions and the group commit ---------------------------------- */
 
@@ -237,8 +185,7 @@ pending_ack(struct node *n, struct conn *c, const struct wire_ack *a)
 }
 
 int
-node_pending_reply(struct node *n, struct conn *c, struct buf *reply,
-    uint64_t audit_ticket)
+node_pending_reply(struct node *n, struct conn *c, struct buf *reply)
 {
 	struct pending *p = pending_new(n);
 
@@ -249,7 +196,6 @@ node_pending_reply(struct node *n, struct conn *c, struct buf *reply,
 	p->c = c;
 	p->kind = 2;
 	p->reply = *reply;
-	p->ticket = audit_ticket;
 	buf_init(reply, 0);
 	return 0;
 }
@@ -288,8 +234,6 @@ static int
 node_commit(struct node *n)
 {
 	struct kerr e = { "" };
-	uint64_t dur;
-	int broken;
 
 	if (n->in_txn) {
 		if (store_commit(n->st, &e) != 0) {
@@ -304,26 +248,11 @@ node_commit(struct node *n)
 		}
 		n->in_txn = 0;
 	}
-	dur = naudit_durable(n->audit, &broken);
 	for (size_t i = 0; i < n->n_pend; i++) {
 		struct pending *p = &n->pend[i];
 
 		if (p->c->state == CONN_DEAD) {
 			buf_free(&p->reply);
-			continue;
-		}
-		if (p->kind == 2 && p->ticket > dur && !broken) {
-			/* committed: now it waits for its audit record */
-			if (await_add(n, p) != 0) {
-				buf_free(&p->reply);
-				conn_close(p->c, "out of memory");
-			}
-			continue;
-		}
-		if (p->kind == 2 && p->ticket > dur) {
-			/* the audit log cannot be written: never shown */
-			buf_free(&p->reply);
-			conn_close(p->c, "the audit log cannot be written");
 			continue;
 		}
 		if (p->kind == 1) {
@@ -341,7 +270,6 @@ node_commit(struct node *n)
 		conn_flush(p->c);
 	}
 	n->n_pend = 0;
-	await_release(n);
 	for (size_t i = 0; i < n->n_dirty; i++)
 		pump(n, n->dirty[i]);
 	n->n_dirty = 0;
@@ -2577,7 +2505,6 @@ node_run(struct node *n, struct kerr *e)
 				uint64_t v;
 
 				(void)!read(n->audit_fd, &v, sizeof(v));
-				await_release(n);
 				audit_ship(n);
 			}
 			else if (*kind == EV_SIG) {
@@ -2651,9 +2578,6 @@ node_close(struct node *n)
 	for (size_t i = 0; i < n->n_aq; i++)
 		buf_free(&n->aq[i].msg);
 	free(n->aq);
-	for (size_t i = 0; i < n->n_await; i++)
-		buf_free(&n->await[i].reply);
-	free(n->await);
 	for (size_t i = 0; i < n->n_vq; i++) {
 		buf_free(&n->vq[i].msg);
 		free(n->vq[i].h);

@@ -106,7 +106,6 @@ struct pending {
 	uint8_t kind;		/* 1 ack on a peer, 2 API reply */
 	struct wire_ack ack;
 	struct buf reply;	/* API: the whole framed reply */
-	uint64_t ticket;	/* API: also wait for this audit event */
 };
 
 struct node {
@@ -131,8 +130,6 @@ struct node {
 	size_t txn_msgs;
 	struct pending *pend;
 	size_t n_pend, cap_pend;
-	struct pending *await;		/* API replies waiting for an audit record */
-	size_t n_await, cap_await;
 	char (*dirty)[33];		/* links to pump after the commit */
 	size_t n_dirty, cap_dirty;
 	uint64_t next_tick;
@@ -171,8 +168,7 @@ int node_txn(struct node *n, struct kerr *e) KODEN_WUR;
 void node_alert(struct node *n, const char *kind, const char *origin,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void node_mark_dirty(struct node *n, const char *link);
-int node_pending_reply(struct node *n, struct conn *c, struct buf *reply,
-    uint64_t audit_ticket);
+int node_pending_reply(struct node *n, struct conn *c, struct buf *reply);
 int node_reload_roster(struct node *n, struct kerr *e) KODEN_WUR;
 int node_queue_receipt(struct node *n, const uint8_t id[static 16],
     const char *origin, uint8_t state, uint8_t prec,

@@ -67,24 +67,16 @@ reply_err(struct conn *c, int status, const char *fmt, ...)
 	buf_free(&b);
 }
 
-/* Answer after the commit, and once audit event ticket is on disk. */
-static void
-reply_after(struct node *n, struct conn *c, const struct buf *body,
-    uint64_t ticket)
-{
-	struct buf out;
-
-	if (frame(&out, 0, body) != 0 ||
-	    node_pending_reply(n, c, &out, ticket) != 0)
-		conn_close(c, "out of memory");
-	buf_free(&out);
-}
-
 /* Answer after the commit. */
 static void
 reply_later(struct node *n, struct conn *c, const struct buf *body)
 {
-	reply_after(n, c, body, 0);
+	struct buf out;
+
+	if (frame(&out, 0, body) != 0 ||
+	    node_pending_reply(n, c, &out) != 0)
+		conn_close(c, "out of memory");
+	buf_free(&out);
 }
 
 static const struct roster_entry *
@@ -398,7 +390,6 @@ api_read(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 	struct pubkey d;
 	struct kerr e = { "" };
 	struct buf env, txt, b;
-	uint64_t ticket = 0;
 	uint8_t id[16];
 	int found = 0, to_file, r;
 
@@ -415,15 +406,22 @@ api_read(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 	}
 	r = node_open_env(n, &env, &t, &d, h, &e);
 	{
+		/* recorded before anything is shown, or nothing is */
 		char hex[TG_ID_HEX];
+		struct kerr ae = { "" };
 
 		tg_id_hex(hex, id);
-		ticket = naudit_event(n->audit, "kodend", c->who, t != NULL ?
+		if (naudit_record(n->audit, &ae, "kodend", c->who, t != NULL ?
 		    "decrypt" : "fetch", hex, r ? "fail" : "ok", "%s%s",
 		    r ? e.msg : t != NULL ? "for koden read, text to " :
 		    "the envelope handed to the client (captioned: opens only "
 		    "with a named person's key)", r || t == NULL ? "" :
-		    to_file ? "file" : "screen");
+		    to_file ? "file" : "screen") != 0) {
+			log_err("audit: %s", ae.msg);
+			reply_err(c, KERR_IO, "not shown: the audit log cannot "
+			    "be written: %s", ae.msg);
+			goto out;
+		}
 	}
 	if (r != 0) {
 		reply_err(c, r, "%s", e.msg);
@@ -448,48 +446,12 @@ api_read(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 	    buf_put(&b, h->origin_pk.enc, 32) != 0 ||
 	    buf_put_str8(&b, t->drafter) != 0)
 		goto out;
-	/* the text goes out once its decrypt is in the audit log */
-	reply_after(n, c, &b, ticket);
+	reply_later(n, c, &b);	/* after mark_read's commit */
 out:
 	tg_free(t);
 	free(h);
 	buf_free(&env);
 	buf_free(&txt);
-	buf_free(&b);
-}
-
-/*
- * koden's own events (reads with a person's key, sends, administration...):
- * kodend appends them with its writer and answers once they are on disk,
- * so koden never opens the log itself while kodend runs.  The node, the
- * time and the source (the client's pid and uid, from SO_PEERCRED) are
- * kodend's to say; the rest is the client's.
- */
-static void
-api_audit(struct node *n, struct conn *c, const uint8_t *p, size_t len)
-{
-	static struct audit_event ev;	/* the loop's; too big for the stack */
-	struct buf b;
-	uint64_t ticket;
-
-	if (n->audit == NULL) {
-		reply_err(c, KERR_IO, "this kodend has no audit log");
-		return;
-	}
-	if (audit_event_decode(&ev, p, len) != 0) {
-		reply_err(c, KERR_FORMAT, "malformed audit event");
-		return;
-	}
-	snprintf(ev.node, sizeof(ev.node), "%s", n->cfg.name);
-	snprintf(ev.source, sizeof(ev.source), "%s", c->who);
-	ev.time_ns = audit_now_ns();
-	ev.seq = 0;
-	if ((ticket = naudit_push(n->audit, &ev)) == 0) {
-		reply_err(c, KERR_IO, "kodend is stopping");
-		return;
-	}
-	buf_init(&b, 16);
-	reply_after(n, c, &b, ticket);
 	buf_free(&b);
 }
 
@@ -652,9 +614,6 @@ api_handle(struct node *n, struct conn *c, const uint8_t *req, size_t len)
 		break;
 	case API_INBOX:
 		api_inbox(n, c);
-		break;
-	case API_AUDIT:
-		api_audit(n, c, p, plen);
 		break;
 	case API_READ:
 		api_read(n, c, p, plen);

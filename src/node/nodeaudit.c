@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "audit/journal.h"
 #include "lib/log.h"
 #include "node/nodeaudit.h"
 #include "node/receipt.h"
@@ -29,9 +31,13 @@ struct nitem {
 struct naudit {
 	struct auditlog *wl;	/* the writer's handle */
 	struct auditlog *ll;	/* the loop's handle */
+	struct audit_journal *jr;	/* the loop's, for naudit_record */
 	const struct identity *key;
 	int wake_fd;
-	char wal[PATH_MAX + 8];	/* audit.db-wal, fsynced by the writer */
+	char dir[PATH_MAX];	/* NODEDIR: its audit.journal */
+	char jpath[PATH_MAX + 32];
+	struct stat jseen;	/* the journal when last looked at */
+	char wal[PATH_MAX + 8];	/* audit.db-wal, fsynced by the syncer */
 	int wal_fd;
 	pthread_t th, sth;	/* the writer, the WAL's syncer */
 	int started, sync_started;
@@ -45,9 +51,7 @@ struct naudit {
 	size_t env_len[NAUDIT_BATCH];
 	size_t head, n;
 	int stop;
-	uint64_t pushed;	/* tickets handed out */
-	uint64_t durable;	/* tickets on disk (or failed: broken) */
-	int broken;
+	int jpoke;		/* the loop appended to the journal */
 };
 
 static uint64_t
@@ -69,12 +73,8 @@ wal_sync(struct naudit *a)
 {
 	if (a->wal_fd < 0)
 		a->wal_fd = open(a->wal, O_RDWR | O_CLOEXEC);
-	if (a->wal_fd < 0 || fdatasync(a->wal_fd) != 0) {
+	if (a->wal_fd < 0 || fdatasync(a->wal_fd) != 0)
 		log_err("audit: fsync of %s: %s", a->wal, strerror(errno));
-		pthread_mutex_lock(&a->mu);
-		a->broken = 1;
-		pthread_mutex_unlock(&a->mu);
-	}
 }
 
 /*
@@ -109,7 +109,25 @@ syncer_main(void *arg)
 	return NULL;
 }
 
-/* The writer: take what is queued, append it in one transaction. */
+/* Has the journal changed since the writer last looked? */
+static int
+journal_changed(struct naudit *a)
+{
+	struct stat st;
+
+	if (stat(a->jpath, &st) != 0)
+		return 0;
+	if (st.st_ino == a->jseen.st_ino && st.st_dev == a->jseen.st_dev &&
+	    st.st_size == a->jseen.st_size)
+		return 0;
+	a->jseen = st;
+	return 1;
+}
+
+/*
+ * The writer: take what is queued and what the journal holds, append it;
+ * sign a head once NAUDIT_HEAD_MS has passed since the last.
+ */
 static void *
 writer_main(void *arg)
 {
@@ -121,25 +139,27 @@ writer_main(void *arg)
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		struct kerr e = { "" };
-		size_t k = 0;
-		int due;
+		size_t k = 0, nj = 0;
+		int poke;
 
-		while (a->n == 0 && !a->stop) {
+		while (a->n == 0 && !a->stop && !a->jpoke) {
 			struct timespec ts;
 
-			if (!dirty) {
-				pthread_cond_wait(&a->more, &a->mu);
-				continue;
-			}
-			/* events since the last head: sign one in time */
+			/* koden's appends to the journal: looked for this often */
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += NAUDIT_HEAD_MS / 1000;
+			ts.tv_nsec += NAUDIT_JOURNAL_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
 			if (pthread_cond_timedwait(&a->more, &a->mu, &ts) ==
 			    ETIMEDOUT)
 				break;
 		}
 		if (a->n == 0 && a->stop)
-			break;
+			break;	/* naudit_close applies the journal last */
+		poke = a->jpoke;
+		a->jpoke = 0;
 		while (k < NAUDIT_BATCH && a->n > 0) {
 			struct nitem *it = &a->q[a->head];
 
@@ -169,39 +189,31 @@ writer_main(void *arg)
 			a->env[i] = NULL;
 		}
 
-		due = mono_ms() - last_head >= NAUDIT_HEAD_MS;
-		if (k > 0) {
-			if (audit_append(a->wl, batch, k, due ? a->key : NULL,
-			    &e) != 0) {
-				log_err("audit: cannot append %zu events: %s", k,
-				    e.msg);
-				pthread_mutex_lock(&a->mu);
-				a->broken = 1;
-				pthread_mutex_unlock(&a->mu);
-			} else {
-				dirty = !due;
-				if (due)
-					last_head = mono_ms();
-			}
-		} else if (dirty) {
+		if ((poke || journal_changed(a)) &&
+		    audit_journal_apply(a->wl, a->dir, NULL, &nj, &e) != 0) {
+			log_err("audit: cannot apply %s: %s", a->jpath, e.msg);
+			e.msg[0] = '\0';
+		}
+		if (k > 0 && audit_append(a->wl, batch, k, NULL, &e) != 0)
+			log_err("audit: cannot append %zu events: %s", k, e.msg);
+		if (k > 0 || nj > 0)
+			dirty = 1;
+		if (dirty && mono_ms() - last_head >= NAUDIT_HEAD_MS) {
 			if (audit_sign_head(a->wl, a->key, NULL, &e) != 0)
 				log_err("audit: cannot sign a head: %s", e.msg);
 			dirty = 0;
 			last_head = mono_ms();
 		}
 		/*
-		 * Written (in the WAL: it survives kodend's death): waiting
-		 * replies may go.  The syncer puts it on stable storage, off
-		 * their path.
+		 * Written (in the WAL: it survives kodend's death): the loop
+		 * may ship it.  The syncer puts it on stable storage.
 		 */
 		pthread_mutex_lock(&a->mu);
-		a->durable += k;
-		if (k > 0 && a->wake_fd >= 0) {
+		if (k > 0 || nj > 0) {
 			uint64_t one = 1;
 
-			(void)!write(a->wake_fd, &one, sizeof(one));
-		}
-		if (k > 0) {
+			if (a->wake_fd >= 0)
+				(void)!write(a->wake_fd, &one, sizeof(one));
 			a->sync_want = 1;
 			pthread_cond_signal(&a->sync_cv);
 		}
@@ -244,6 +256,10 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 	a->key = key;
 	a->wake_fd = wake_fd;
 	a->wal_fd = -1;
+	a->jpoke = 1;	/* what the journal holds from before: first */
+	snprintf(a->dir, sizeof(a->dir), "%s", nodedir);
+	snprintf(a->jpath, sizeof(a->jpath), "%s/%s", nodedir,
+	    AUDIT_JOURNAL_FILE);
 	snprintf(a->wal, sizeof(a->wal), "%s-wal", path);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->more, NULL);
@@ -252,7 +268,8 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 	if ((r = auditlog_open(&a->wl, path, name, wit, e)) != 0 ||
 	    (r = auditlog_sync_later(a->wl, e)) != 0 ||
 	    (r = auditlog_open(&a->ll, path, name, wit, e)) != 0 ||
-	    (r = auditlog_sync_later(a->ll, e)) != 0) {
+	    (r = auditlog_sync_later(a->ll, e)) != 0 ||
+	    (r = audit_journal_open(&a->jr, nodedir, e)) != 0) {
 		naudit_close(a);
 		return r;
 	}
@@ -294,7 +311,11 @@ naudit_close(struct naudit *a)
 			pthread_mutex_unlock(&a->mu);
 			pthread_join(a->sth, NULL);
 		}
-		/* at every stop, a head over everything, on disk */
+		/* at every stop, everything in the log, a head over it */
+		if (audit_journal_apply(a->wl, a->dir, NULL, NULL, &e) != 0) {
+			log_err("audit: cannot apply %s: %s", a->jpath, e.msg);
+			e.msg[0] = '\0';
+		}
 		if (audit_sign_head(a->wl, a->key, NULL, &e) != 0)
 			log_err("audit: cannot sign the final head: %s", e.msg);
 		wal_sync(a);
@@ -303,6 +324,7 @@ naudit_close(struct naudit *a)
 		free(a->q[(a->head + i) % NAUDIT_QUEUE_MAX].env);
 	auditlog_close(a->wl);
 	auditlog_close(a->ll);
+	audit_journal_close(a->jr);
 	if (a->wal_fd >= 0)
 		close(a->wal_fd);
 	pthread_cond_destroy(&a->more);
@@ -331,55 +353,79 @@ naudit_sync(struct naudit *a)
 	pthread_mutex_unlock(&a->mu);
 }
 
-/* Queue it (waiting for room: nothing is dropped); takes env; its ticket. */
-static uint64_t
+/* Queue it (waiting for room: nothing is dropped); takes env. */
+static void
 push(struct naudit *a, const struct audit_event *ev, uint8_t *env, size_t len)
 {
-	uint64_t t;
-
 	pthread_mutex_lock(&a->mu);
 	while (a->n == NAUDIT_QUEUE_MAX && !a->stop)
 		pthread_cond_wait(&a->room, &a->mu);
 	if (a->stop) {
 		pthread_mutex_unlock(&a->mu);
 		free(env);
-		return 0;
+		return;
 	}
 	a->q[(a->head + a->n) % NAUDIT_QUEUE_MAX] =
 	    (struct nitem){ .ev = *ev, .env = env, .env_len = len };
 	a->n++;
-	t = ++a->pushed;
 	pthread_cond_signal(&a->more);
 	pthread_mutex_unlock(&a->mu);
-	return t;
 }
 
-uint64_t
-naudit_push(struct naudit *a, const struct audit_event *ev)
+/* The loop's event, fields as audit_event_set; detail printf-style. */
+static struct audit_event *
+make_event(const char *actor, const char *source, const char *action,
+    const char *object, const char *outcome, const char *fmt, va_list ap)
 {
-	return a == NULL ? 0 : push(a, ev, NULL, 0);
+	static struct audit_event ev;	/* the loop's; too big for its stack */
+	char detail[AUDIT_DETAIL_MAX + 1];
+
+	detail[0] = '\0';
+	if (fmt != NULL)
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+	memset(&ev, 0, sizeof(ev));
+	audit_event_set(&ev, actor, source, action, object, outcome, detail);
+	return &ev;
 }
 
-uint64_t
+void
 naudit_event(struct naudit *a, const char *actor, const char *source,
     const char *action, const char *object, const char *outcome,
     const char *fmt, ...)
 {
-	static struct audit_event ev;	/* the loop's; too big for its stack */
-	char detail[AUDIT_DETAIL_MAX + 1];
+	struct audit_event *ev;
 	va_list ap;
 
 	if (a == NULL)
+		return;
+	va_start(ap, fmt);
+	ev = make_event(actor, source, action, object, outcome, fmt, ap);
+	va_end(ap);
+	push(a, ev, NULL, 0);
+}
+
+int
+naudit_record(struct naudit *a, struct kerr *e, const char *actor,
+    const char *source, const char *action, const char *object,
+    const char *outcome, const char *fmt, ...)
+{
+	struct audit_event *ev;
+	va_list ap;
+	int r;
+
+	if (a == NULL)
 		return 0;
-	detail[0] = '\0';
-	if (fmt != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(detail, sizeof(detail), fmt, ap);
-		va_end(ap);
-	}
-	memset(&ev, 0, sizeof(ev));
-	audit_event_set(&ev, actor, source, action, object, outcome, detail);
-	return push(a, &ev, NULL, 0);
+	va_start(ap, fmt);
+	ev = make_event(actor, source, action, object, outcome, fmt, ap);
+	va_end(ap);
+	ev->time_ns = audit_now_ns();
+	if ((r = audit_journal_append(a->jr, ev, e)) != 0)
+		return r;
+	pthread_mutex_lock(&a->mu);
+	a->jpoke = 1;
+	pthread_cond_signal(&a->more);
+	pthread_mutex_unlock(&a->mu);
+	return 0;
 }
 
 void
@@ -401,19 +447,4 @@ naudit_envelope(struct naudit *a, const uint8_t id[16], const char *origin,
 	memset(&ev, 0, sizeof(ev));
 	audit_event_set(&ev, "kodend", origin, "envelope", idhex, "ok", NULL);
 	push(a, &ev, copy, len);
-}
-
-uint64_t
-naudit_durable(struct naudit *a, int *broken)
-{
-	uint64_t v;
-
-	*broken = 0;
-	if (a == NULL)
-		return UINT64_MAX;
-	pthread_mutex_lock(&a->mu);
-	v = a->durable;
-	*broken = a->broken;
-	pthread_mutex_unlock(&a->mu);
-	return v;
 }

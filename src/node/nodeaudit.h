@@ -1,16 +1,24 @@
 /*
  * kodend's side of the audit log (issue 5; docs/audit.md, "kodend").
  *
- * The loop records events with naudit_event / naudit_envelope: they go to a
- * bounded in-memory queue and a writer thread of their own appends them to
- * NODEDIR/audit.db in batches (one transaction, one fsync per batch) and
- * signs a tree head with the node key at least every NAUDIT_HEAD_MS while
- * events arrive, and at stop.  So the audit log costs the relay loop a copy,
- * not a write.  When the queue is full the loop waits for the writer: no
- * event is ever dropped.  An event queued but not yet appended when kodend
- * is killed with SIGKILL is lost (at most one batch, a few milliseconds of
- * events); events of the CLI (reads, opens) are appended by koden itself
- * before it shows anything.
+ * The loop records what it does on its own (relaying, receipts, starting,
+ * alerts) with naudit_event / naudit_envelope: they go to a bounded
+ * in-memory queue and a writer thread of their own appends them to
+ * NODEDIR/audit.db in batches (one transaction per batch; a syncer thread
+ * fsyncs the WAL at most every NAUDIT_SYNC_MS).  So the audit log costs
+ * the relay loop a copy, not a write.  When the queue is full the loop
+ * waits for the writer: no event is ever dropped.  An event queued but not
+ * yet appended when kodend is killed with SIGKILL is lost (at most one
+ * batch, a few milliseconds of events).
+ *
+ * What kodend shows (the text of a telegram for `koden read`) is recorded
+ * with naudit_record before it goes out: one write to the audit journal
+ * (audit/journal.h), which survives any crash of kodend.  koden appends its
+ * own events (opens, restricted reads, sends...) to the same journal.  The
+ * writer moves the journal into the log as soon as kodend writes to it, and
+ * looks for koden's appends every NAUDIT_JOURNAL_MS.  It signs a tree head
+ * with the node key at most NAUDIT_HEAD_MS after events were appended, and
+ * at stop.
  *
  * The loop also has a handle of its own (naudit_log) for shipping (posts)
  * and collecting (HQ) on the channel.
@@ -29,6 +37,7 @@
 #define NAUDIT_QUEUE_MAX 1024	/* events waiting for the writer (1.7 MiB) */
 #define NAUDIT_BATCH 256	/* events appended in one transaction, at most */
 #define NAUDIT_SYNC_MS 20	/* the WAL is fsynced at most this often */
+#define NAUDIT_JOURNAL_MS 50	/* the journal is looked at this often */
 
 struct naudit;
 
@@ -51,20 +60,23 @@ struct auditlog *naudit_log(struct naudit *a);
 void naudit_sync(struct naudit *a);
 
 /*
- * Queue one event (audit_event_set's fields; detail is printf-style).
- * Returns its ticket: the event is on disk once naudit_durable() reaches
- * it (0 when a is NULL).
+ * Queue one event (audit_event_set's fields; detail is printf-style) for
+ * the writer.  It is in the log a few milliseconds later: what kodend does
+ * on its own (relaying, receipts, starting...), never what it shows.
  */
-uint64_t naudit_event(struct naudit *a, const char *actor, const char *source,
+void naudit_event(struct naudit *a, const char *actor, const char *source,
     const char *action, const char *object, const char *outcome,
     const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-/* Queue an event made elsewhere (koden's, through the API); its ticket. */
-uint64_t naudit_push(struct naudit *a, const struct audit_event *ev);
 /*
- * Tickets up to the result are on disk.  *broken is set once an append
- * has failed: from then on nothing may be shown that should be recorded.
+ * Record an access before showing anything: the event goes to the audit
+ * journal (audit/journal.h) with one write, so it survives kodend's death;
+ * the writer moves it into the log at once.  Non-zero (reason in e): not
+ * recorded, so not to be shown.  0 when a is NULL.
  */
-uint64_t naudit_durable(struct naudit *a, int *broken);
+int naudit_record(struct naudit *a, struct kerr *e, const char *actor,
+    const char *source, const char *action, const char *object,
+    const char *outcome, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
 /*
  * HQ: queue the "envelope" leaf of the global log for a telegram it
  * persisted (object: its id in hex, detail: env-hash=<receipt_env_hash of

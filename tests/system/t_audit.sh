@@ -114,6 +114,55 @@ else
 	not_ok "GENEVA's read never reached HQ"
 fi
 
+# --- the journal: a record outlives the process that showed the text ----------
+decrypts() {
+	"$KODEN" -d "$G" audit who-read "$ID" --json 2>/dev/null |
+		jq -s 'map(select(.action == "decrypt")) | length'
+}
+# audit.db held locked by another writer: kodend's writer cannot move the
+# record into the log, yet the read is answered (the record is in the
+# journal) and the record outlives kill -9 of kodend
+N0=$(decrypts)
+# what that query recorded: in the log, under a head, shipped to HQ and
+# acknowledged (kodend's loop writes the log to ship it; then it has no
+# need to)
+sleep 3
+{ echo "BEGIN IMMEDIATE;"; sleep 3; echo "COMMIT;"; } | sqlite3 "$G/audit.db" &
+LOCKER=$!
+sleep 0.5
+t0=$(date +%s%N)
+if "$KODEN" -d "$G" read "$ID" >/dev/null 2>"$T/err"; then
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	# the lock holds for 2.5 s more: a read that waited for it took longer
+	[ "$ms" -lt 1500 ] && ok "a read is answered at once while the audit log is locked ($ms ms)" ||
+		not_ok "a read waited $ms ms for the locked audit log"
+else
+	not_ok "read while locked: $(cat "$T/err")"
+fi
+stop GENEVA KILL
+wait "$LOCKER"
+[ "$(decrypts)" -eq $((N0 + 1)) ] &&
+	ok "its decrypt record, only in the journal, survives kill -9 of kodend" ||
+	not_ok "after kill -9: $(decrypts) decrypt records, want $((N0 + 1))"
+start GENEVA
+expect_exit 0 "a read with kodend back" "$KODEN" -d "$G" read "$ID"
+[ "$(decrypts)" -eq $((N0 + 2)) ] && ok "and it is recorded" ||
+	not_ok "$(decrypts) decrypt records, want $((N0 + 2))"
+# a damaged journal is set aside and named in the log; nothing after it is lost
+stop GENEVA
+printf '\0\0\0\x20garbage that is no frame at all' >>"$G/audit.journal"
+expect_exit 0 "audit log after the journal was damaged" "$KODEN" -d "$G" audit log --json
+jq -e -s 'map(select(.action == "journal-damaged" and (.detail | contains("audit.journal.damaged-")))) | length == 1' \
+	"$T/out" >/dev/null && ok "the damage is an entry of the log, naming the file set aside" ||
+	not_ok "no journal-damaged entry: $(jq -c .action "$T/out" | sort | uniq -c)"
+ls "$G"/audit.journal.damaged-* >/dev/null 2>&1 && ok "the damaged journal is kept" ||
+	not_ok "the damaged journal is gone"
+expect_exit 0 "audit verify still passes" "$KODEN" -d "$G" audit verify
+start GENEVA
+expect_exit 0 "a read after the damage" "$KODEN" -d "$G" read "$ID"
+[ "$(decrypts)" -eq $((N0 + 3)) ] && ok "and it is recorded" ||
+	not_ok "$(decrypts) decrypt records, want $((N0 + 3))"
+
 # --- tampering with the sqlite3 CLI -------------------------------------------
 # GENEVA's kodend records too (arrivals, receipts...): stop it, so that the
 # log and its witness hold still while copies are tampered with
