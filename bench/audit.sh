@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/audit.sh: what the audit log costs (issue 5; docs/audit.md).
 #
-#   bench/audit.sh [--record] [--entries N] [--nodes N] [--runs N] [--read-path]
+#   bench/audit.sh [--record] [--entries N] [--nodes N] [--runs N]
+#                  [--sessions N] [--read-path]
 #
 #   (--read-path: part 4 alone, printed, never recorded)
 #
@@ -29,15 +30,16 @@ NOAUDIT=$ROOT/$B/bench/koden-noaudit
 KODEND_NOAUDIT=$ROOT/$B/bench/kodend-noaudit
 export KODEN=${KODEN:-$ROOT/$B/koden}
 DOC=$ROOT/docs/benchmarks.md
-RECORD=0 ENTRIES=10000000 NODES=250 RUNS=40 ONLY_READ=0
+RECORD=0 ENTRIES=10000000 NODES=250 RUNS=40 SESSIONS=4 ONLY_READ=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--record) RECORD=1 ;;
 	--entries) ENTRIES=$2; shift ;;
 	--nodes) NODES=$2; shift ;;
 	--runs) RUNS=$2; shift ;;
+	--sessions) SESSIONS=$2; shift ;;
 	--read-path) ONLY_READ=1 ;;
-	*) sed -n '2,23s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	*) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 	shift
 done
@@ -74,18 +76,18 @@ mkdraft "$T/d" GENEVA GENEVA "" IMMEDIATE SECRET "Benchmark" "K. SATO"
 ID=$("$KODEN" -d "$T/geneva" send -i "$T/K. SATO.key" "$T/d" 2>/dev/null)
 wait_until 20 bash -c "'$KODEN' -d '$T/geneva' inbox | grep -q '^${ID:0:12}'"
 # First reads, the common case (an officer reads a new telegram: kodend
-# also commits its read state and a READ receipt): 4 x RUNS telegrams, each
-# read once, RUNS per session.
+# also commits its read state and a READ receipt): 2 x SESSIONS x RUNS
+# telegrams, each read once, RUNS per session.
 # They come from WASHINGTON, so that GENEVA receives them as an addressee.
 net_post WASHINGTON
 start WASHINGTON
 person "J. MILLER" WASHINGTON
 wait_posts 20 WASHINGTON >/dev/null || { echo "WASHINGTON did not come up" >&2; exit 1; }
 mkdraft "$T/dw" WASHINGTON GENEVA "" IMMEDIATE SECRET "Benchmark" "J. MILLER"
-for i in $(seq $((4 * RUNS))); do
+for i in $(seq $((2 * SESSIONS * RUNS))); do
 	"$KODEN" -d "$T/washington" send -i "$T/J. MILLER.key" "$T/dw" 2>/dev/null
 done >"$T/fresh"
-wait_until 60 bash -c "[ \$(\"$KODEN\" -d \"$T/geneva\" inbox | grep -c Benchmark) -ge $((4 * RUNS)) ]" ||
+wait_until 60 bash -c "[ \$(\"$KODEN\" -d \"$T/geneva\" inbox | grep -c Benchmark) -ge $((2 * SESSIONS * RUNS)) ]" ||
 	{ echo "the telegrams to read did not arrive" >&2; exit 1; }
 first_reads() {	# first_reads BIN OUT: read the next RUNS fresh ids once each, timed
 	python3 - "$1" "$T/geneva" "$2" "$T/fresh" "$RUNS" "$3" <<'EOF'
@@ -108,14 +110,14 @@ cp "$T/K. SATO.key" "$T/sato.key"
 G=$T/geneva
 # Baseline: the same network with no audit log at all (kodend-noaudit and
 # koden-noaudit, built with -DKODEN_AUDIT_BENCH_OFF).  GENEVA's kodend is
-# swapped between the two builds and each measured twice, A B A B, so that
-# the shared machine's drift falls on both.
+# swapped between the two builds, A B A B ... (SESSIONS times each), so
+# that the shared machine's drift falls on both.
 swap() {	# swap BIN: restart GENEVA's kodend with BIN
 	stop GENEVA
 	start GENEVA "$1"
 	wait_until 20 hq_link_up GENEVA >/dev/null || { echo "GENEVA did not relink" >&2; exit 1; }
 }
-for round in 1 2; do
+for round in $(seq "$SESSIONS"); do
 	swap "$KODEND"
 	first_reads "$KODEN" "$T/first-a$round.json" $(((round - 1) * 2 * RUNS))
 	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/read-a$round.json" \
@@ -136,12 +138,13 @@ t = sys.argv[1]
 for kind in ("first", "read", "open"):
     for mode, tag in (("audited", "a"), ("noaudit", "n")):
         times = []
-        for f in sorted(glob.glob(f"{t}/{kind}-{tag}[12].json")):
+        files = sorted(glob.glob(f"{t}/{kind}-{tag}[0-9]*.json"))
+        for f in files:
             for r in json.load(open(f))["results"]:
                 times += r["times"]
         if times:
-            print("%s_%s_ms %.3f ms (median of %d runs in 2 sessions)" % (kind, mode,
-                  statistics.median(times) * 1e3, len(times)))
+            print("%s_%s_ms %.3f ms (median of %d runs in %d sessions)" % (kind,
+                  mode, statistics.median(times) * 1e3, len(times), len(files)))
 EOF
 grep -E "^(first|read|open)_" "$R" | tail -6 >&2
 "$KODEN" -d "$G" audit verify >&2
@@ -168,8 +171,9 @@ pct() { python3 -c "a,b=$1,$2; print('%+.1f%%' % ((a-b)/b*100))"; }
 	echo "| consistency proof at that size | $(v consistency_hashes_max) hashes = **$(v consistency_bytes_max) bytes**; generate $(v consistency_gen_us) µs, verify $(v consistency_verify_us) µs |"
 	echo "| proof file for a third party (audit prove) | $(v prove_file_bytes) bytes |"
 	echo "| in process: open + render one telegram | $(v read_open_render_us) µs |"
-	echo "| ... + the CLI's record (open audit.db, append + head, close) | $(v read_with_cli_audit_us) µs |"
-	echo "| ... + kodend's record (log held open) | $(v read_with_kodend_audit_us) µs |"
+	echo "| ... + koden's record in the journal (open, append, close) | $(v read_with_cli_journal_us) µs |"
+	echo "| ... + kodend's record in the journal (held open) | $(v read_with_kodend_journal_us) µs |"
+	echo "| off the read path: the writer moving the journal into the log, per event, 256 per transaction / one per transaction | $(v journal_apply_batched_us) µs / $(v journal_apply_single_us) µs |"
 	fa=$(v first_audited_ms) fn=$(v first_noaudit_ms)
 	echo "| \`koden read\` of a new telegram (first read: kodend also commits its read state and a READ receipt), recorded / no audit log at all (medians) | $fa ms / $fn ms (**$(pct "$fa" "$fn")**) |"
 	ra=$(v read_audited_ms) rn=$(v read_noaudit_ms) oa=$(v open_audited_ms) on=$(v open_noaudit_ms)
