@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # bench/audit.sh: what the audit log costs (issue 5; docs/audit.md).
 #
-#   bench/audit.sh [--record] [--entries N] [--nodes N] [--runs N]
-#                  [--sessions N] [--read-path]
+#   bench/audit.sh [--record] [--entries N] [--nodes N] [--runs N] [--read-path]
 #
 #   (--read-path: part 4 alone, printed, never recorded)
 #
@@ -12,16 +11,17 @@
 #   3. inclusion and consistency proof sizes and times in a log of --entries
 #      entries, default 10 million (audit_bench proofs; builds a ~2 GB file)
 #   4. the read path with and without its audit record: in-process
-#      (audit_bench readpath), and end to end with hyperfine: `koden read`
-#      against a running post (HQ + one post on 127.0.0.1:17940) and `koden
-#      open` of a sealed file, by build/koden and kodend against the same
-#      sources built with no audit log at all (bench/koden-noaudit and
+#      (audit_bench readpath), and end to end: `koden read` (a new telegram,
+#      then one read before) and `koden -d open` of a sealed file, --runs
+#      times each, against two posts of one network on 127.0.0.1:17940:
+#      GENEVA with build/koden and build/kodend, BERN with the same sources
+#      built with no audit log at all (bench/koden-noaudit and
 #      bench/kodend-noaudit, -DKODEN_AUDIT_BENCH_OFF, never installed),
-#      alternated twice
+#      each iteration timing both, in alternating order
 #
 # It measures and prints; with --record it rewrites the results block of
 # docs/benchmarks.md ("Audit (issue 5)").  Scratch files live in a temporary
-# directory removed on exit.  Needs hyperfine and python3.
+# directory removed on exit.  Needs python3.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${B:-build}
@@ -30,14 +30,13 @@ NOAUDIT=$ROOT/$B/bench/koden-noaudit
 KODEND_NOAUDIT=$ROOT/$B/bench/kodend-noaudit
 export KODEN=${KODEN:-$ROOT/$B/koden}
 DOC=$ROOT/docs/benchmarks.md
-RECORD=0 ENTRIES=10000000 NODES=250 RUNS=40 SESSIONS=4 ONLY_READ=0
+RECORD=0 ENTRIES=10000000 NODES=250 RUNS=150 ONLY_READ=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--record) RECORD=1 ;;
 	--entries) ENTRIES=$2; shift ;;
 	--nodes) NODES=$2; shift ;;
 	--runs) RUNS=$2; shift ;;
-	--sessions) SESSIONS=$2; shift ;;
 	--read-path) ONLY_READ=1 ;;
 	*) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
@@ -46,7 +45,6 @@ done
 for f in "$DRV" "$NOAUDIT" "$KODEND_NOAUDIT" "$KODEN"; do
 	[ -x "$f" ] || { echo "bench/audit.sh: no $f: make B=$B bench-audit" >&2; exit 1; }
 done
-command -v hyperfine >/dev/null || { echo "bench/audit.sh: needs hyperfine" >&2; exit 1; }
 
 cd "$ROOT"
 . tests/system/lib.sh
@@ -66,88 +64,72 @@ step "read path, in process"
 mkdir -p "$T/r" && "$DRV" readpath "$T/r" 500 | tee -a "$R"
 
 step "read path, end to end"
+# Two posts side by side, both addressees of the same telegrams: GENEVA
+# runs build/kodend (audited), BERN the same sources with no audit log at
+# all (kodend-noaudit; koden-noaudit reads there).  Each iteration times one
+# command on each, in alternating order, 5 ms apart so that what one left
+# running in the background (kodend's writer moving the journal into the
+# log) does not fall on the other: the shared machine's drift falls on both.
 net_hq TOKYO 17940
 net_post GENEVA
-start TOKYO
-start GENEVA
-person "K. SATO" GENEVA
-wait_posts 20 GENEVA >/dev/null || { echo "network did not come up" >&2; exit 1; }
-mkdraft "$T/d" GENEVA GENEVA "" IMMEDIATE SECRET "Benchmark" "K. SATO"
-ID=$("$KODEN" -d "$T/geneva" send -i "$T/K. SATO.key" "$T/d" 2>/dev/null)
-wait_until 20 bash -c "'$KODEN' -d '$T/geneva' inbox | grep -q '^${ID:0:12}'"
-# First reads, the common case (an officer reads a new telegram: kodend
-# also commits its read state and a READ receipt): 2 x SESSIONS x RUNS
-# telegrams, each read once, RUNS per session.
-# They come from WASHINGTON, so that GENEVA receives them as an addressee.
+net_post BERN
 net_post WASHINGTON
+start TOKYO
+start GENEVA "$KODEND"
+start BERN "$KODEND_NOAUDIT"
 start WASHINGTON
-person "J. MILLER" WASHINGTON
-wait_posts 20 WASHINGTON >/dev/null || { echo "WASHINGTON did not come up" >&2; exit 1; }
-mkdraft "$T/dw" WASHINGTON GENEVA "" IMMEDIATE SECRET "Benchmark" "J. MILLER"
-for i in $(seq $((2 * SESSIONS * RUNS))); do
-	"$KODEN" -d "$T/washington" send -i "$T/J. MILLER.key" "$T/dw" 2>/dev/null
-done >"$T/fresh"
-wait_until 60 bash -c "[ \$(\"$KODEN\" -d \"$T/geneva\" inbox | grep -c Benchmark) -ge $((2 * SESSIONS * RUNS)) ]" ||
-	{ echo "the telegrams to read did not arrive" >&2; exit 1; }
-first_reads() {	# first_reads BIN OUT: read the next RUNS fresh ids once each, timed
-	python3 - "$1" "$T/geneva" "$2" "$T/fresh" "$RUNS" "$3" <<'EOF'
-import json, subprocess, sys, time
-koden, g, out, fresh, runs, skip = sys.argv[1:7]
-ids = open(fresh).read().split()[int(skip):int(skip) + int(runs)]
-times = []
-for i in ids:
-    t0 = time.perf_counter()
-    subprocess.run([koden, "-d", g, "read", i, "-o", "/dev/null"], check=True,
-                   stderr=subprocess.DEVNULL)
-    times.append(time.perf_counter() - t0)
-json.dump({"results": [{"times": times}]}, open(out, "w"))
-EOF
-}
-# the sealed file that `koden open` reads
-"$KODEN" -d "$T/geneva" seal -i "$T/K. SATO.key" -r "$(cat "$T/K. SATO.pub")" \
-	-o "$T/sealed" "$T/d" 2>/dev/null
-cp "$T/K. SATO.key" "$T/sato.key"
-G=$T/geneva
-# Baseline: the same network with no audit log at all (kodend-noaudit and
-# koden-noaudit, built with -DKODEN_AUDIT_BENCH_OFF).  GENEVA's kodend is
-# swapped between the two builds, A B A B ... (SESSIONS times each), so
-# that the shared machine's drift falls on both.
-swap() {	# swap BIN: restart GENEVA's kodend with BIN
-	stop GENEVA
-	start GENEVA "$1"
-	wait_until 20 hq_link_up GENEVA >/dev/null || { echo "GENEVA did not relink" >&2; exit 1; }
-}
-for round in $(seq "$SESSIONS"); do
-	swap "$KODEND"
-	first_reads "$KODEN" "$T/first-a$round.json" $(((round - 1) * 2 * RUNS))
-	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/read-a$round.json" \
-		-n read-audited "$KODEN -d $G read $ID -o /dev/null" >&2
-	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/open-a$round.json" \
-		-n open-audited "$KODEN -d $G open -i $T/sato.key -o /dev/null $T/sealed" >&2
-	swap "$KODEND_NOAUDIT"
-	first_reads "$NOAUDIT" "$T/first-n$round.json" $(((round - 1) * 2 * RUNS + RUNS))
-	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/read-n$round.json" \
-		-n read-noaudit "$NOAUDIT -d $G read $ID -o /dev/null" >&2
-	hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$T/open-n$round.json" \
-		-n open-noaudit "$NOAUDIT -d $G open -i $T/sato.key -o /dev/null $T/sealed" >&2
+person "K. SATO" WASHINGTON
+wait_posts 20 GENEVA BERN WASHINGTON >/dev/null ||
+	{ echo "network did not come up" >&2; exit 1; }
+mkdraft "$T/d" WASHINGTON GENEVA BERN IMMEDIATE SECRET "Benchmark" "K. SATO"
+# RUNS + 10 telegrams (the first read again and again, the others once
+# each: a first read, where kodend also commits its read state and a READ
+# receipt), from WASHINGTON so that both posts receive them as addressees.
+for i in $(seq $((RUNS + 10))); do
+	"$KODEN" -d "$T/washington" send -i "$T/K. SATO.key" "$T/d" 2>/dev/null
+done >"$T/ids"
+LAST=$(tail -1 "$T/ids")
+for p in geneva bern; do
+	wait_until $((60 + RUNS / 4)) bash -c "'$KODEN' -d '$T/$p' inbox | grep -q '^${LAST:0:12}'" ||
+		{ echo "the telegrams did not reach $p" >&2; exit 1; }
 done
-swap "$KODEND"
-python3 - "$T" >>"$R" <<'EOF'
-import glob, json, statistics, sys
-t = sys.argv[1]
-for kind in ("first", "read", "open"):
-    for mode, tag in (("audited", "a"), ("noaudit", "n")):
-        times = []
-        files = sorted(glob.glob(f"{t}/{kind}-{tag}[0-9]*.json"))
-        for f in files:
-            for r in json.load(open(f))["results"]:
-                times += r["times"]
-        if times:
-            print("%s_%s_ms %.3f ms (median of %d runs in %d sessions)" % (kind,
-                  mode, statistics.median(times) * 1e3, len(times), len(files)))
+# the sealed file that `koden open` opens with -d
+"$KODEN" seal -i "$T/K. SATO.key" -r "$(cat "$T/K. SATO.pub")" -o "$T/sealed" "$T/d" 2>/dev/null
+python3 - "$KODEN" "$NOAUDIT" "$T" "$RUNS" >>"$R" <<'EOF'
+import statistics, subprocess, sys, time
+koden, noaudit, t, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+ids = open(t + "/ids").read().split()
+again, fresh = ids[0], ids[10:]
+sides = {"audited": (koden, t + "/geneva"), "noaudit": (noaudit, t + "/bern")}
+def cmd(kind, side, i):
+    b, d = sides[side]
+    if kind == "open":
+        return [b, "-d", d, "open", "-i", t + "/K. SATO.key", "-o", "/dev/null",
+                t + "/sealed"]
+    return [b, "-d", d, "read", fresh[i] if kind == "first" else again, "-o",
+            "/dev/null"]
+def run(c):
+    t0 = time.perf_counter()
+    subprocess.run(c, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dt = time.perf_counter() - t0
+    time.sleep(0.005)
+    return dt
+for kind in ("read", "open"):          # warm up
+    for i in range(5):
+        for side in sides:
+            run(cmd(kind, side, 0))
+times = {(k, s): [] for k in ("first", "read", "open") for s in sides}
+for i in range(runs):
+    order = ("audited", "noaudit") if i % 2 == 0 else ("noaudit", "audited")
+    for kind in ("first", "read", "open"):
+        for side in order:
+            times[(kind, side)].append(run(cmd(kind, side, i)))
+for (kind, side), v in times.items():
+    print("%s_%s_ms %.3f ms (median of %d, interleaved)" % (kind, side,
+          statistics.median(v) * 1e3, len(v)))
 EOF
 grep -E "^(first|read|open)_" "$R" | tail -6 >&2
-"$KODEN" -d "$G" audit verify >&2
+"$KODEN" -d "$T/geneva" audit verify >&2
 
 [ $ONLY_READ = 1 ] && exit 0
 step "proofs at $ENTRIES entries (building the log takes a while)"

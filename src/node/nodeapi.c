@@ -358,13 +358,17 @@ mark_read(struct node *n, const uint8_t id[static 16], const struct buf *env,
 {
 	struct env_header *h = malloc(sizeof(*h));
 	uint8_t hash[32];
-	int r;
+	int first, r;
 
 	if (h == NULL)
 		return KERR_NOMEM;
-	if ((r = env_inspect(h, env->p, env->len, e)) != 0 ||
-	    (r = node_txn(n, e)) != 0 ||
-	    (r = store_inbox_mark_read(n->st, id, (uint64_t)time(NULL), e)) != 0)
+	if ((r = node_txn(n, e)) != 0 ||
+	    (r = store_inbox_mark_read(n->st, id, (uint64_t)time(NULL), &first,
+	    e)) != 0)
+		goto out;
+	/* the READ receipt goes once, on the first read (it is queued:
+	 * delivered however long the origin is away) */
+	if (!first || (r = env_inspect(h, env->p, env->len, e)) != 0)
 		goto out;
 	receipt_env_hash(hash, env->p, env->len);
 	if (strcmp(h->origin, n->cfg.name) != 0) {

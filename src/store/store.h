@@ -216,9 +216,12 @@ int store_inbox_put(struct store *s, const struct store_inbox *it,
 /* Newest first by precedence then arrival; caller frees *out. */
 int store_inbox_list(struct store *s, size_t max, struct store_inbox **out,
     size_t *n, struct kerr *e) KODEN_WUR;
-/* time > 0; the first read time is kept; no effect if id is not there. */
+/*
+ * time > 0; the first read time is kept; no effect if id is not there.
+ * *first: 1 if this call marked it read (it was there and unread).
+ */
 int store_inbox_mark_read(struct store *s, const uint8_t id[static STORE_ID],
-    uint64_t time, struct kerr *e) KODEN_WUR;
+    uint64_t time, int *first, struct kerr *e) KODEN_WUR;
 
 /* ---- alerts ------------------------------------------------------------- */
 struct store_alert {

@@ -1715,11 +1715,12 @@ out:
 
 int
 store_inbox_mark_read(struct store *s, const uint8_t id[static STORE_ID],
-    uint64_t time, struct kerr *e)
+    uint64_t time, int *first, struct kerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_INBOX_READ];
 	int r;
 
+	*first = 0;
 	if ((r = range_check("time", time, e)) != 0)
 		return r;
 	if (time == 0)
@@ -1728,8 +1729,10 @@ store_inbox_mark_read(struct store *s, const uint8_t id[static STORE_ID],
 	if ((b_blob(st, 1, id, STORE_ID) | b_int(st, 2, (int64_t)time)) !=
 	    SQLITE_OK)
 		r = dberr(s, e, "inbox mark read");
-	else if ((r = step(s, st, e, "inbox mark read")) > 0)
+	else if ((r = step(s, st, e, "inbox mark read")) >= 0) {
+		*first = sqlite3_changes(s->db) > 0;
 		r = 0;
+	}
 	done(st);
 	return r;
 }

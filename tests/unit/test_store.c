@@ -1227,6 +1227,7 @@ test_inbox(void **state)
 	struct store_inbox *l;
 	uint8_t absent[STORE_ID];
 	size_t n;
+	int first;
 
 	assert_int_equal(store_inbox_put(f->s, &a, &f->e), 0);
 	assert_int_equal(store_inbox_put(f->s, &b, &f->e), 0);
@@ -1255,12 +1256,18 @@ test_inbox(void **state)
 	assert_int_equal(n, 0);
 	free(l);
 
-	/* Read once: the first time is kept. */
-	assert_int_equal(store_inbox_mark_read(f->s, c.id, 100, &f->e), 0);
-	assert_int_equal(store_inbox_mark_read(f->s, c.id, 200, &f->e), 0);
+	/* Read once: the first time is kept, and said to be the first. */
+	assert_int_equal(store_inbox_mark_read(f->s, c.id, 100, &first,
+	    &f->e), 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(store_inbox_mark_read(f->s, c.id, 200, &first,
+	    &f->e), 0);
+	assert_int_equal(first, 0);
 	mkid(absent, 77);
-	assert_int_equal(store_inbox_mark_read(f->s, absent, 200, &f->e), 0);
-	assert_int_equal(store_inbox_mark_read(f->s, c.id, 0, &f->e),
+	assert_int_equal(store_inbox_mark_read(f->s, absent, 200, &first,
+	    &f->e), 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(store_inbox_mark_read(f->s, c.id, 0, &first, &f->e),
 	    KERR_INVALID);
 	assert_int_equal(store_inbox_list(f->s, 10, &l, &n, &f->e), 0);
 	assert_int_equal(n, 5);
