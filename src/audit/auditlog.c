@@ -425,6 +425,18 @@ auditlog_sync_later(struct auditlog *l, struct kerr *e)
 }
 
 void
+auditlog_busy_timeout(struct auditlog *l, int ms)
+{
+	sqlite3_busy_timeout(l->db, ms);
+}
+
+int
+auditlog_busy(struct auditlog *l)
+{
+	return (sqlite3_extended_errcode(l->db) & 0xff) == SQLITE_BUSY;
+}
+
+void
 auditlog_close(struct auditlog *l)
 {
 	if (l == NULL)

@@ -135,6 +135,13 @@ void auditlog_close(struct auditlog *l);
  */
 int auditlog_sync_later(struct auditlog *l, struct kerr *e) KODEN_WUR;
 const char *auditlog_node(const struct auditlog *l);
+/*
+ * How long a write waits for another connection's write lock (default
+ * 10 s), and whether the last failure was that wait running out: for a
+ * caller that would rather try again later than wait (kodend's loop).
+ */
+void auditlog_busy_timeout(struct auditlog *l, int ms);
+int auditlog_busy(struct auditlog *l);
 
 /*
  * Append n events in one transaction: each gets the next seq (ev[i].seq is

@@ -389,6 +389,15 @@ reap(struct node *n)
 		struct conn *c = *pp;
 
 		if (c->state == CONN_DEAD) {
+			size_t keep = 0;
+
+			for (size_t i = 0; i < n->n_aq; i++) {
+				if (n->aq[i].c == c)
+					buf_free(&n->aq[i].msg);
+				else
+					n->aq[keep++] = n->aq[i];
+			}
+			n->n_aq = keep;
 			*pp = c->next;
 			conn_free(c);
 		} else
@@ -1376,6 +1385,7 @@ audit_ship(struct node *n)
 	struct kerr e = { "" };
 	uint64_t upto = 0, acked = 0;
 	struct buf b;
+	int r;
 
 	if (n->audit == NULL || n->cfg.role != ROLE_POST || c == NULL ||
 	    c->state != CONN_OPEN || n->audit_inflight != 0)
@@ -1395,9 +1405,13 @@ audit_ship(struct node *n)
 	if (audit_shipped(naudit_log(n->audit), &acked) != 0)
 		return;
 	buf_init(&b, WIRE_MSG_MAX - 1024);
-	if (audit_ship_prepare(naudit_log(n->audit), n->key, AUDIT_SHIP_MAX, &b,
-	    &upto, &e) != 0)
-	{
+	r = audit_ship_prepare(naudit_log(n->audit), n->key, AUDIT_SHIP_MAX, &b,
+	    &upto, &e);
+	if (r != 0 && auditlog_busy(naudit_log(n->audit))) {
+		/* another writer holds the log: the next turn after the gap */
+		log_debug("audit: log busy, shipping later");
+		n->audit_ship_due = node_now_ms() + AUDIT_SHIP_GAP_MS;
+	} else if (r != 0) {
 		log_err("audit: cannot prepare a batch for HQ: %s", e.msg);
 		if (!c->audit_alerted) {
 			c->audit_alerted = 1;
@@ -1486,9 +1500,10 @@ aq_flush(struct node *n)
 	struct kerr e = { "" };
 	size_t k = n->n_aq, m = 0, *idx;
 
-	if (k == 0)
+	if (k == 0 || (k < NODE_AQ_MAX && node_now_ms() < n->aq_retry))
 		return;
 	n->n_aq = 0;
+	n->aq_retry = 0;
 	items = calloc(k, sizeof(*items));
 	idx = calloc(k, sizeof(*idx));
 	if (items == NULL || idx == NULL) {
@@ -1508,7 +1523,20 @@ aq_flush(struct node *n)
 	}
 	if (m > 0 && audit_ingest_many(naudit_log(n->audit), items, m, n->key,
 	    &e) != 0) {
+		if (auditlog_busy(naudit_log(n->audit)) && k < NODE_AQ_MAX) {
+			/* another writer holds the log: kept for a later turn
+			 * (the posts wait for the answer, as for a slow HQ) */
+			log_debug("audit: log busy, %zu batches wait", k);
+			n->n_aq = k;
+			n->aq_retry = node_now_ms() + AUDIT_SHIP_GAP_MS;
+			free(items);
+			free(idx);
+			return;
+		}
 		log_err("audit: cannot store %zu batches: %s", m, e.msg);
+		/* the posts send them again on their next link */
+		for (size_t j = 0; j < m; j++)
+			conn_close(n->aq[idx[j]].c, "audit log unwritable");
 		goto out;
 	}
 	naudit_sync(n->audit);
@@ -1603,7 +1631,13 @@ on_audit_ack(struct node *n, struct conn *c, struct buf *msg)
 			    "were sent", (unsigned long long)acked,
 			    (unsigned long long)n->audit_inflight);
 		else if (audit_mark_shipped(naudit_log(n->audit), acked) != 0)
-			log_err("audit: cannot record HQ's ack");
+		{
+			/* sent again with the next batch: HQ takes a resend */
+			if (auditlog_busy(naudit_log(n->audit)))
+				log_debug("audit: log busy, HQ's ack not recorded");
+			else
+				log_err("audit: cannot record HQ's ack");
+		}
 		else
 			naudit_sync(n->audit);
 		n->audit_inflight = 0;
@@ -2488,6 +2522,9 @@ node_run(struct node *n, struct kerr *e)
 		uint64_t now = node_now_ms();
 		uint64_t wake = n->audit_ship_due && n->audit_ship_due <
 		    n->next_tick ? n->audit_ship_due : n->next_tick;
+
+		if (n->aq_retry && n->aq_retry < wake)
+			wake = n->aq_retry;	/* HQ: batches kept, log busy */
 		int timeout = now >= wake ? 0 : (int)(wake - now);
 		int k = epoll_wait(n->epfd, evs, 64, timeout);
 

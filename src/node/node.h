@@ -145,6 +145,7 @@ struct node {
 	uint64_t audit_ship_due;	/* post: ms the next may go (0: none waits) */
 	struct aitem *aq;		/* HQ: batches of this turn */
 	size_t n_aq;
+	uint64_t aq_retry;		/* HQ: not before (ms), the log was busy */
 	uint64_t audit_bcast;		/* HQ: next head broadcast, ms */
 };
 

@@ -273,6 +273,8 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 		naudit_close(a);
 		return r;
 	}
+	/* the loop tries again later rather than wait for a writer */
+	auditlog_busy_timeout(a->ll, NAUDIT_LOOP_BUSY_MS);
 	/* every signal blocked in the writer: they are the loop's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

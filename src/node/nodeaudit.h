@@ -38,6 +38,8 @@
 #define NAUDIT_BATCH 256	/* events appended in one transaction, at most */
 #define NAUDIT_SYNC_MS 20	/* the WAL is fsynced at most this often */
 #define NAUDIT_JOURNAL_MS 50	/* the journal is looked at this often */
+#define NAUDIT_LOOP_BUSY_MS 20	/* the loop's handle waits this long for a
+				   lock, then tries again at a later turn */
 
 struct naudit;
 
@@ -55,6 +57,9 @@ void naudit_close(struct naudit *a);
  * The loop's own handle, for shipping (posts) and collecting (HQ).  Its
  * commits stop at the WAL too (the loop never waits for an fsync): call
  * naudit_sync after writing with it, and the syncer thread fsyncs the WAL.
+ * It waits at most NAUDIT_LOOP_BUSY_MS for another connection's write
+ * lock (auditlog_busy then says so): the loop does that work again later
+ * instead of stalling every link and client behind it.
  */
 struct auditlog *naudit_log(struct naudit *a);
 void naudit_sync(struct naudit *a);

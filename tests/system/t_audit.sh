@@ -123,10 +123,6 @@ decrypts() {
 # record into the log, yet the read is answered (the record is in the
 # journal) and the record outlives kill -9 of kodend
 N0=$(decrypts)
-# what that query recorded: in the log, under a head, shipped to HQ and
-# acknowledged (kodend's loop writes the log to ship it; then it has no
-# need to)
-sleep 3
 { echo "BEGIN IMMEDIATE;"; sleep 3; echo "COMMIT;"; } | sqlite3 "$G/audit.db" &
 LOCKER=$!
 sleep 0.5

@@ -98,6 +98,32 @@ for d in "$HQ" "$W" "$B"; do
 	fi
 done
 
+# --- HQ's audit log held by another writer: HQ relays on, ingests later ------
+# (its loop waits 20 ms at most for the lock, then keeps the posts' batches
+# for a later turn; its writer thread waits for the lock)
+{ echo "BEGIN IMMEDIATE;"; sleep 4; echo "COMMIT;"; } | sqlite3 "$HQ/audit.db" &
+LOCKER=$!
+sleep 0.5
+mkdraft "$T/d3" WASHINGTON BEIJING "" FLASH SECRET "While locked" "K. SATO"
+t0=$(date +%s%N)
+id3=$("$KODEN" -d "$W" send -i "$T/K. SATO.key" "$T/d3" 2>"$T/err")
+"$KODEN" -d "$B" read "${id3:0:10}" >/dev/null 2>&1 ||
+	wait_until 5 sh -c "\"$KODEN\" -d \"$B\" read ${id3:0:10} >/dev/null 2>&1"
+if wait_until 10 sh -c "\"$KODEN\" -d \"$W\" status $id3 | grep -q 'read '"; then
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	[ "$ms" -lt 3000 ] &&
+		ok "HQ relays a telegram and its receipts while its audit log is locked ($ms ms)" ||
+		not_ok "relaying waited for HQ's audit log: $ms ms"
+else
+	not_ok "not relayed while HQ's audit log was locked"
+fi
+wait "$LOCKER"
+if wait_until 15 sh -c "[ \"\$(\"$KODEN\" -d \"$HQ\" audit who-read $id3 --json 2>/dev/null | grep -c BEIJING)\" -ge 1 ]"; then
+	ok "once the lock is gone, HQ takes the posts' entries that waited"
+else
+	not_ok "BEIJING's read of the telegram sent while HQ's log was locked never reached HQ"
+fi
+
 # --- BEIJING's disk wiped: HQ still knows who read what ----------------------
 stop BEIJING
 [ "$STOP_RC" = 0 ] && ok "BEIJING stops cleanly" || not_ok "BEIJING stopped with $STOP_RC"
