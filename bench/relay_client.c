@@ -706,8 +706,14 @@ cpu_ms(int pid)
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
 
-#define Q_ENV "SELECT count(*) FROM env"
-#define Q_INBOX "SELECT count(*) FROM inbox"
+/*
+ * Rows of env and inbox are never deleted, so max(rowid) counts what was
+ * inserted, in O(log n): count(*) walked a whole index on every poll, and
+ * polling every 5 ms, the observer took about 7% of the machine from the
+ * kodends it measured (perf, 2026-11-29).
+ */
+#define Q_ENV "SELECT coalesce(max(rowid), 0) FROM env"
+#define Q_INBOX "SELECT coalesce(max(rowid), 0) FROM inbox"
 #define Q_DELIVERED "SELECT count(*) FROM status WHERE state >= 3"
 #define Q_HAS "SELECT count(*) FROM inbox WHERE id = ?"
 #define Q_QUEUED "SELECT count(*) FROM queue WHERE link = ? AND kind = 1"
@@ -995,7 +1001,10 @@ cmd_throughput(int argc, char **argv)
 			    base_inbox[i] >= want_inbox[i];
 		if (!t_in && in_ok)
 			t_in = now();
-		for (size_t i = 0; i < n_o && !t_del; i++)
+		/* every receipt back implies every telegram in: the status
+		 * tables (a scan each) are read only from then on */
+		del_ok = t_in != 0;
+		for (size_t i = 0; i < n_o && t_in && !t_del; i++)
 			del_ok &= db_count(db[i], Q_DELIVERED, NULL, NULL, 0) -
 			    base_del[i] >= want_del[i];
 		if (!t_del && del_ok) {
