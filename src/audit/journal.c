@@ -73,6 +73,32 @@ journal_create(const char *path, struct kerr *e)
 	return r;
 }
 
+/*
+ * The journal's lock, waiting at most AUDIT_JOURNAL_LOCK_MS: a process
+ * stopped while holding it must not freeze kodend's loop.  0 or -1 (errno).
+ */
+static int
+lock_ex(int fd)
+{
+	struct timespec start, now, nap = { 0, 500000 };
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000 +
+		    (now.tv_nsec - start.tv_nsec) / 1000000 >=
+		    AUDIT_JOURNAL_LOCK_MS) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+	}
+}
+
 /* Is fd (whose fstat is *st) still the file at path? */
 static int
 is_current(const char *path, const struct stat *st)
@@ -103,9 +129,7 @@ journal_lock(struct audit_journal *j, struct kerr *e)
 				    "cannot open %s: %s", j->path,
 				    strerror(errno));
 		}
-		while ((r = flock(j->fd, LOCK_EX)) != 0 && errno == EINTR)
-			;
-		if (r != 0 || fstat(j->fd, &st) != 0)
+		if ((r = lock_ex(j->fd)) != 0 || fstat(j->fd, &st) != 0)
 			return kerr_set(e, KERR_IO, "audit journal: cannot lock "
 			    "%s: %s", j->path, strerror(errno));
 		if (is_current(j->path, &st))
@@ -332,9 +356,7 @@ fill(void *ctx, struct audit_journal_take *t, struct kerr *e)
 	if ((fd = open(a->path, O_RDONLY | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? 0 : kerr_set(e, KERR_IO, "audit "
 		    "journal: cannot open %s: %s", a->path, strerror(errno));
-	while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
-		;
-	if (r != 0 || fstat(fd, &st) != 0) {
+	if ((r = lock_ex(fd)) != 0 || fstat(fd, &st) != 0) {
 		r = kerr_set(e, KERR_IO, "audit journal: cannot lock %s: %s",
 		    a->path, strerror(errno));
 		goto out;
@@ -405,7 +427,7 @@ after(struct applier *a, struct kerr *e)
 
 	if ((fd = open(a->path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
-	if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0 ||
+	if (lock_ex(fd) != 0 || fstat(fd, &st) != 0 ||
 	    !is_current(a->path, &st))
 		goto out;
 	same = pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&

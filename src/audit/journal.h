@@ -13,8 +13,10 @@
  *
  * File: a header, "KODENAJ1" || 16 random bytes (the generation), then
  * frames: u32 length || audit_event_encode || BLAKE2b-128(length || event).
- * Appenders and the applier take an exclusive flock(2) on the file; a
- * failed write is cut off again, so a frame is whole or absent.  Once all
+ * Appenders and the applier take an exclusive flock(2) on the file (for
+ * one write or one read; waiting at most AUDIT_JOURNAL_LOCK_MS, then the
+ * append fails and nothing is shown); a failed write is cut off again, so
+ * a frame is whole or absent.  Once all
  * of a journal past AUDIT_JOURNAL_ROTATE bytes is in the log, the applier
  * unlinks it and the next append starts a new generation; an appender that
  * finds its descriptor's file unlinked reopens.  A damaged journal (a frame
@@ -38,6 +40,7 @@
 #define AUDIT_JOURNAL_SUM 16
 #define AUDIT_JOURNAL_FRAME_MAX (4 + AUDIT_ENTRY_MAX + AUDIT_JOURNAL_SUM)
 #define AUDIT_JOURNAL_ROTATE (256u * 1024)	/* unlinked once applied */
+#define AUDIT_JOURNAL_LOCK_MS 2000	/* the longest wait for the lock */
 
 struct audit_journal;
 

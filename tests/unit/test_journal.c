@@ -5,9 +5,12 @@
  * appending while another applies; a failed append leaves no partial frame;
  * damage (a flipped byte, a torn tail, a bad header, a journal shorter than
  * what was applied) is set aside, named in a journal-damaged event, and
- * what came before it is kept; the frame parser on hostile bytes.
+ * what came before it is kept; the frame parser on hostile bytes; a
+ * process holding the lock delays an append by AUDIT_JOURNAL_LOCK_MS at
+ * most, which then fails.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -442,6 +447,51 @@ test_parse_hostile(void **state)
 	assert_int_equal(n, 0);	/* no random frame passes its checksum */
 }
 
+/* A process holding the journal's lock delays an append, never hangs it. */
+static void
+test_lock_held(void **state)
+{
+	struct auditlog *l = fresh();
+	struct audit_event ev;
+	struct kerr e = { "" };
+	struct timespec t0, t1;
+	char p[700], c;
+	int fds[2];
+	pid_t pid;
+	double ms;
+
+	(void)state;
+	append("before", 10);
+	jpath(p, sizeof(p));
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		int fd = open(p, O_RDONLY);
+
+		if (fd < 0 || flock(fd, LOCK_EX) != 0)
+			_exit(1);
+		(void)!write(fds[1], "x", 1);
+		sleep(AUDIT_JOURNAL_LOCK_MS / 1000 + 1);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	memset(&ev, 0, sizeof(ev));
+	audit_event_set(&ev, "ALICE", "test", "open", "during", "ok", NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_not_equal(audit_journal_append_dir(node, &ev, &e), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	assert_true(ms >= AUDIT_JOURNAL_LOCK_MS * 0.9);
+	assert_true(ms < AUDIT_JOURNAL_LOCK_MS + 900);
+	assert_non_null(strstr(e.msg, "cannot lock"));
+	waitpid(pid, NULL, 0);
+	close(fds[0]);
+	close(fds[1]);
+	append("after", 10);
+	assert_int_equal(apply(l), 2);	/* "during" was never written */
+	auditlog_close(l);
+}
+
 int
 main(void)
 {
@@ -453,6 +503,7 @@ main(void)
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_shorter_than_applied),
 		cmocka_unit_test(test_parse_hostile),
+		cmocka_unit_test(test_lock_held),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
