@@ -27,7 +27,6 @@
 #include "audit/journal.h"
 #include "cli/cli.h"
 #include "node/admin.h"
-#include "node/api.h"
 
 extern const char *cli_nodedir;
 
@@ -121,8 +120,8 @@ cli_audit_dir(const char *nodedir, const char *actor, const char *action,
 	memset(&ev, 0, sizeof(ev));
 	audit_event_set(&ev, who, src, action, object, outcome, detail);
 	/*
-	 * Into the journal (one write: on disk for any crash of koden or
-	 * kodend) before anything is shown.  A running kodend moves it into
+	 * Into the journal (one write, which survives any crash of koden
+	 * or kodend) before anything is shown.  A running kodend moves it into
 	 * the log within NAUDIT_JOURNAL_MS and signs the heads; otherwise
 	 * koden does so itself now.
 	 */

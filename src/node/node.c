@@ -1630,16 +1630,13 @@ on_audit_ack(struct node *n, struct conn *c, struct buf *msg)
 			log_warn("audit: HQ acknowledged %llu entries, %llu "
 			    "were sent", (unsigned long long)acked,
 			    (unsigned long long)n->audit_inflight);
-		else if (audit_mark_shipped(naudit_log(n->audit), acked) != 0)
-		{
-			/* sent again with the next batch: HQ takes a resend */
-			if (auditlog_busy(naudit_log(n->audit)))
-				log_debug("audit: log busy, HQ's ack not recorded");
-			else
-				log_err("audit: cannot record HQ's ack");
-		}
-		else
+		else if (audit_mark_shipped(naudit_log(n->audit), acked) == 0)
 			naudit_sync(n->audit);
+		else if (auditlog_busy(naudit_log(n->audit)))
+			/* sent again with the next batch: HQ takes a resend */
+			log_debug("audit: log busy, HQ's ack not recorded");
+		else
+			log_err("audit: cannot record HQ's ack");
 		n->audit_inflight = 0;
 	} else if (result == 1) {
 		node_alert(n, "audit", c->peer, "HQ refused this node's audit "
@@ -2469,6 +2466,19 @@ tick(struct node *n)
 	n->next_tick = now + TICK_MS;
 }
 
+/* When the loop must wake with nothing to read: the tick, or sooner. */
+static uint64_t
+loop_wake(const struct node *n)
+{
+	uint64_t wake = n->next_tick;
+
+	if (n->audit_ship_due && n->audit_ship_due < wake)
+		wake = n->audit_ship_due;	/* post: a batch waits for its gap */
+	if (n->aq_retry && n->aq_retry < wake)
+		wake = n->aq_retry;	/* HQ: batches kept, the log was busy */
+	return wake;
+}
+
 int
 node_run(struct node *n, struct kerr *e)
 {
@@ -2520,11 +2530,7 @@ node_run(struct node *n, struct kerr *e)
 
 	while (!n->stopping) {
 		uint64_t now = node_now_ms();
-		uint64_t wake = n->audit_ship_due && n->audit_ship_due <
-		    n->next_tick ? n->audit_ship_due : n->next_tick;
-
-		if (n->aq_retry && n->aq_retry < wake)
-			wake = n->aq_retry;	/* HQ: batches kept, log busy */
+		uint64_t wake = loop_wake(n);
 		int timeout = now >= wake ? 0 : (int)(wake - now);
 		int k = epoll_wait(n->epfd, evs, 64, timeout);
 

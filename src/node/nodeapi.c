@@ -316,13 +316,20 @@ api_inbox(struct node *n, struct conn *c)
 			char hex[TG_ID_HEX];
 			int r = node_open_env(n, &env, &t, &d, h, &e);
 
+			struct kerr ae = { "" };
+
 			tg_id_hex(hex, ib[i].id);
-			if (r != 0 || t != NULL)
-				naudit_event(n->audit, "kodend", c->who,
-				    "decrypt", hex, r ? "fail" : "ok",
-				    "for the inbox listing (subject, captions)"
-				    "%s%s", r ? ": " : "",
-				    r ? e.msg : "");
+			/* its subject is shown: recorded first, or nothing is */
+			if ((r != 0 || t != NULL) && naudit_record(n->audit,
+			    &ae, "kodend", c->who, "decrypt", hex, r ? "fail" :
+			    "ok", "for the inbox listing (subject, captions)"
+			    "%s%s", r ? ": " : "", r ? e.msg : "") != 0) {
+				log_err("audit: %s", ae.msg);
+				reply_err(c, KERR_IO, "not shown: the audit log "
+				    "cannot be written: %s", ae.msg);
+				tg_free(t);
+				goto out;
+			}
 		}
 		if (t != NULL)
 			for (size_t j = 0; j < t->captions.n; j++)
