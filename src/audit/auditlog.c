@@ -25,6 +25,7 @@
 
 #include "audit/auditlog.h"
 #include "audit/ship.h"
+#include "lib/sqlschema.h"
 #include "node/config.h"
 
 #define BUSY_TIMEOUT_MS 10000
@@ -282,67 +283,6 @@ rollback(struct auditlog *l)
 	l->in_tx = 0;
 }
 
-static int
-exec_sql(struct auditlog *l, const char *q, struct kerr *e)
-{
-	char *msg = NULL;
-	int rc = sqlite3_exec(l->db, q, NULL, NULL, &msg);
-
-	if (rc == SQLITE_OK)
-		return 0;
-	kerr_set(e, KERR_IO, "audit log: %s", msg ? msg : sqlite3_errstr(rc));
-	sqlite3_free(msg);
-	return KERR_IO;
-}
-
-static int
-user_version(struct auditlog *l, int *v, struct kerr *e)
-{
-	sqlite3_stmt *s;
-	int r;
-
-	if (sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &s,
-	    NULL) != SQLITE_OK)
-		return dberr(l, e, "user_version");
-	r = step(s);
-	*v = r == 1 ? sqlite3_column_int(s, 0) : 0;
-	sqlite3_finalize(s);
-	return r == 1 ? 0 : dberr(l, e, "user_version");
-}
-
-static int
-migrate(struct auditlog *l, const char *path, struct kerr *e)
-{
-	char set[64];
-	int v, r;
-
-	if ((r = user_version(l, &v, e)) != 0)
-		return r;
-	while (v < SCHEMA_VERSION) {
-		if ((r = exec_sql(l, "BEGIN IMMEDIATE", e)) != 0)
-			return r;
-		if ((r = user_version(l, &v, e)) != 0)
-			goto fail;
-		if (v < SCHEMA_VERSION) {
-			snprintf(set, sizeof(set), "PRAGMA user_version = %d",
-			    v + 1);
-			if ((r = exec_sql(l, migrations[v], e)) != 0 ||
-			    (r = exec_sql(l, set, e)) != 0)
-				goto fail;
-			v++;
-		}
-		if ((r = exec_sql(l, "COMMIT", e)) != 0)
-			goto fail;
-	}
-	if (v > SCHEMA_VERSION)
-		return kerr_set(e, KERR_VERSION, "%s has audit schema version "
-		    "%d; this koden knows up to %d", path, v, SCHEMA_VERSION);
-	return 0;
-fail:
-	(void)exec_sql(l, "ROLLBACK", NULL);
-	return r;
-}
-
 int
 auditlog_open(struct auditlog **out, const char *path, const char *node,
     const char *witness, struct kerr *e)
@@ -389,10 +329,11 @@ auditlog_open(struct auditlog **out, const char *path, const char *node,
 	 * pages are read, so the CLI's short runs do not pay for it).  No
 	 * mmap: with kodend writing, readers of a mapped file saw stale rows
 	 * in tests/system/t_audit.sh. */
-	if ((r = exec_sql(l, "PRAGMA journal_mode = WAL;"
+	if ((r = sql_exec(l->db, "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = FULL;"
-	    "PRAGMA cache_size = -65536;", e)) != 0 ||
-	    (r = migrate(l, path, e)) != 0)
+	    "PRAGMA cache_size = -65536;", "audit log", e)) != 0 ||
+	    (r = sql_migrate(l->db, migrations, SCHEMA_VERSION, path,
+	    "audit log", NULL, e)) != 0)
 		goto fail;
 	*out = l;
 	return 0;
@@ -421,7 +362,7 @@ auditlog_open_dir(struct auditlog **out, const char *nodedir, struct kerr *e)
 int
 auditlog_sync_later(struct auditlog *l, struct kerr *e)
 {
-	return exec_sql(l, "PRAGMA synchronous = NORMAL", e);
+	return sql_exec(l->db, "PRAGMA synchronous = NORMAL", "audit log", e);
 }
 
 void

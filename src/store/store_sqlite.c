@@ -29,6 +29,7 @@
 
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/sqlschema.h"
 #include "store/store.h"
 
 #define PREC_MIN 1
@@ -577,21 +578,6 @@ file_prepare(const char *path, struct kerr *e)
 	return 0;
 }
 
-/* Run static SQL (pragmas, migrations): never caller data. */
-static int
-exec_sql(struct store *s, const char *q, struct kerr *e, const char *op)
-{
-	char *msg = NULL;
-	int rc = sqlite3_exec(s->db, q, NULL, NULL, &msg);
-
-	if (rc == SQLITE_OK)
-		return 0;
-	kerr_set(e, rc == SQLITE_NOMEM ? KERR_NOMEM : KERR_IO, "store: %s: %s",
-	    op, msg != NULL ? msg : sqlite3_errstr(rc));
-	sqlite3_free(msg);
-	return rc == SQLITE_NOMEM ? KERR_NOMEM : KERR_IO;
-}
-
 /* One-row, one-column pragma read (user_version, journal_mode). */
 static int
 pragma_get(struct store *s, const char *q, int *iv, char *sv, size_t svsz,
@@ -617,57 +603,12 @@ pragma_get(struct store *s, const char *q, int *iv, char *sv, size_t svsz,
 	return r;
 }
 
-static int
-too_new(const char *path, int v, struct kerr *e)
-{
-	return kerr_set(e, KERR_VERSION, "%s has schema version %d; this "
-	    "kodend knows up to %d: upgrade koden", path, v, SCHEMA_VERSION);
-}
-
-/*
- * Bring the schema to SCHEMA_VERSION, one transaction per migration.  The
- * version is read again inside each transaction (BEGIN IMMEDIATE holds the
- * write lock), so two processes opening the same file at once migrate it
- * once.
- */
+/* Bring the schema to SCHEMA_VERSION (lib/sqlschema.h). */
 static int
 migrate(struct store *s, const char *path, struct kerr *e)
 {
-	char set[64];
-	int v, r;
-
-	if ((r = pragma_get(s, "PRAGMA user_version", &v, NULL, 0, e)) != 0)
-		return r;
-	if (v > SCHEMA_VERSION)
-		return too_new(path, v, e);
-	while (v < SCHEMA_VERSION) {
-		if ((r = exec_sql(s, "BEGIN IMMEDIATE", e, "migrate")) != 0)
-			return r;
-		if ((r = pragma_get(s, "PRAGMA user_version", &v, NULL, 0,
-		    e)) != 0)
-			goto fail;
-		if (v > SCHEMA_VERSION) {
-			r = too_new(path, v, e);
-			goto fail;
-		}
-		if (v < SCHEMA_VERSION) {
-			/* An integer of ours: PRAGMA takes no parameters. */
-			snprintf(set, sizeof(set), "PRAGMA user_version = %d",
-			    v + 1);
-			if ((r = exec_sql(s, migrations[v], e,
-			    "migrate")) != 0 ||
-			    (r = exec_sql(s, set, e, "migrate")) != 0)
-				goto fail;
-			v++;
-		}
-		if ((r = exec_sql(s, "COMMIT", e, "migrate")) != 0)
-			goto fail;
-	}
-	s->version = v;
-	return 0;
-fail:
-	(void)exec_sql(s, "ROLLBACK", NULL, "migrate");
-	return r;
+	return sql_migrate(s->db, migrations, SCHEMA_VERSION, path,
+	    "store: migrate", &s->version, e);
 }
 
 static void ckpt_stop(struct store *s);
@@ -720,9 +661,9 @@ store_open(struct store **out, const char *path, struct kerr *e)
 		    "(journal_mode is %s)", path, mode);
 		goto fail;
 	}
-	if ((r = exec_sql(s, "PRAGMA synchronous = FULL;"
+	if ((r = sql_exec(s->db, "PRAGMA synchronous = FULL;"
 	    "PRAGMA foreign_keys = ON;"
-	    "PRAGMA cache_size = -" CACHE_KIB_STR ";", e, "open")) != 0)
+	    "PRAGMA cache_size = -" CACHE_KIB_STR ";", "store: open", e)) != 0)
 		goto fail;
 	if ((r = migrate(s, path, e)) != 0)
 		goto fail;
