@@ -19,6 +19,7 @@
 
 #include "audit/journal.h"
 #include "lib/log.h"
+#include "lib/walsync.h"
 #include "node/nodeaudit.h"
 #include "node/receipt.h"
 
@@ -37,12 +38,10 @@ struct naudit {
 	char dir[PATH_MAX];	/* NODEDIR: its audit.journal */
 	char jpath[PATH_MAX + 32];
 	struct stat jseen;	/* the journal when last looked at */
-	char wal[PATH_MAX + 8];	/* audit.db-wal, fsynced by the syncer */
-	int wal_fd;
-	pthread_t th, sth;	/* the writer, the WAL's syncer */
-	int started, sync_started;
-	pthread_cond_t sync_cv;
-	int sync_want;
+	char wal[PATH_MAX + 8];	/* audit.db-wal, fsynced by ws */
+	struct walsync *ws;	/* the WAL's fsync thread */
+	pthread_t th;		/* the writer */
+	int started;
 	pthread_mutex_t mu;
 	pthread_cond_t more, room;
 	struct nitem *q;	/* ring of NAUDIT_QUEUE_MAX */
@@ -61,52 +60,6 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/*
- * The writer's commits stop at the WAL (auditlog_sync_later); this puts
- * them on stable storage.  The descriptor stays open for kodend's life:
- * SQLite keeps no POSIX lock on the -wal file, so it disturbs nothing.
- */
-static void
-wal_sync(struct naudit *a)
-{
-	if (a->wal_fd < 0)
-		a->wal_fd = open(a->wal, O_RDWR | O_CLOEXEC);
-	if (a->wal_fd < 0 || fdatasync(a->wal_fd) != 0)
-		log_err("audit: fsync of %s: %s", a->wal, strerror(errno));
-}
-
-/*
- * The syncer: fsync the WAL whenever the writer has committed since the
- * last fsync, concurrently with the writer's next appends (so no append,
- * and no reply waiting for one, ever waits for an fsync).
- */
-static void *
-syncer_main(void *arg)
-{
-	struct naudit *a = arg;
-
-	pthread_mutex_lock(&a->mu);
-	for (;;) {
-		while (!a->sync_want && !a->stop)
-			pthread_cond_wait(&a->sync_cv, &a->mu);
-		if (!a->sync_want)
-			break;
-		a->sync_want = 0;
-		pthread_mutex_unlock(&a->mu);
-		wal_sync(a);
-		/*
-		 * One fsync per NAUDIT_SYNC_MS at most: under load the writer
-		 * commits often, and what they wrote meanwhile is covered by
-		 * the next fsync.  (Before stopping, naudit_close syncs.)
-		 */
-		if (!a->stop)
-			usleep(NAUDIT_SYNC_MS * 1000);
-		pthread_mutex_lock(&a->mu);
-	}
-	pthread_mutex_unlock(&a->mu);
-	return NULL;
 }
 
 /* Has the journal changed since the writer last looked? */
@@ -214,8 +167,8 @@ writer_main(void *arg)
 
 			if (a->wake_fd >= 0)
 				(void)!write(a->wake_fd, &one, sizeof(one));
-			a->sync_want = 1;
-			pthread_cond_signal(&a->sync_cv);
+			/* the syncer puts it on stable storage */
+			(void)walsync_committed(a->ws);
 		}
 	}
 	pthread_mutex_unlock(&a->mu);
@@ -255,7 +208,6 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 	}
 	a->key = key;
 	a->wake_fd = wake_fd;
-	a->wal_fd = -1;
 	a->jpoke = 1;	/* what the journal holds from before: first */
 	snprintf(a->dir, sizeof(a->dir), "%s", nodedir);
 	snprintf(a->jpath, sizeof(a->jpath), "%s/%s", nodedir,
@@ -264,12 +216,19 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->more, NULL);
 	pthread_cond_init(&a->room, NULL);
-	pthread_cond_init(&a->sync_cv, NULL);
+	/*
+	 * Commits stop at the WAL (auditlog_sync_later); a thread fsyncs it
+	 * at most every NAUDIT_SYNC_MS, concurrently with the writer's next
+	 * appends, so no append (and no reply waiting for one) ever waits for
+	 * an fsync.  Under load what was committed meanwhile shares the next.
+	 */
 	if ((r = auditlog_open(&a->wl, path, name, wit, e)) != 0 ||
 	    (r = auditlog_sync_later(a->wl, e)) != 0 ||
 	    (r = auditlog_open(&a->ll, path, name, wit, e)) != 0 ||
 	    (r = auditlog_sync_later(a->ll, e)) != 0 ||
-	    (r = audit_journal_open(&a->jr, nodedir, e)) != 0) {
+	    (r = audit_journal_open(&a->jr, nodedir, e)) != 0 ||
+	    (r = walsync_start(&a->ws, a->wal, -1, NAUDIT_SYNC_MS,
+	    "audit-fsync", e)) != 0) {
 		naudit_close(a);
 		return r;
 	}
@@ -281,14 +240,13 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 	r = pthread_create(&a->th, NULL, writer_main, a);
 	if (r == 0) {
 		a->started = 1;
-		r = pthread_create(&a->sth, NULL, syncer_main, a);
-		a->sync_started = r == 0;
+		pthread_setname_np(a->th, "audit-writer");
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		naudit_close(a);
 		return kerr_set(e, KERR_NOMEM, "audit: cannot start the "
-		    "writer threads");
+		    "writer thread");
 	}
 	*out = a;
 	return 0;
@@ -307,12 +265,6 @@ naudit_close(struct naudit *a)
 		pthread_cond_signal(&a->more);
 		pthread_mutex_unlock(&a->mu);
 		pthread_join(a->th, NULL);
-		if (a->sync_started) {
-			pthread_mutex_lock(&a->mu);
-			pthread_cond_signal(&a->sync_cv);
-			pthread_mutex_unlock(&a->mu);
-			pthread_join(a->sth, NULL);
-		}
 		/* at every stop, everything in the log, a head over it */
 		if (audit_journal_apply(a->wl, a->dir, NULL, NULL, &e) != 0) {
 			log_err("audit: cannot apply %s: %s", a->jpath, e.msg);
@@ -320,18 +272,17 @@ naudit_close(struct naudit *a)
 		}
 		if (audit_sign_head(a->wl, a->key, NULL, &e) != 0)
 			log_err("audit: cannot sign the final head: %s", e.msg);
-		wal_sync(a);
+		if (a->ws != NULL)
+			(void)walsync_committed(a->ws);
 	}
+	walsync_stop(a->ws);	/* syncs what is outstanding */
 	for (size_t i = 0; i < a->n; i++)
 		free(a->q[(a->head + i) % NAUDIT_QUEUE_MAX].env);
 	auditlog_close(a->wl);
 	auditlog_close(a->ll);
 	audit_journal_close(a->jr);
-	if (a->wal_fd >= 0)
-		close(a->wal_fd);
 	pthread_cond_destroy(&a->more);
 	pthread_cond_destroy(&a->room);
-	pthread_cond_destroy(&a->sync_cv);
 	pthread_mutex_destroy(&a->mu);
 	free(a->q);
 	free(a->batch);
@@ -349,10 +300,7 @@ naudit_sync(struct naudit *a)
 {
 	if (a == NULL)
 		return;
-	pthread_mutex_lock(&a->mu);
-	a->sync_want = 1;
-	pthread_cond_signal(&a->sync_cv);
-	pthread_mutex_unlock(&a->mu);
+	(void)walsync_committed(a->ws);
 }
 
 /* Queue it (waiting for room: nothing is dropped); takes env. */
