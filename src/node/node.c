@@ -5,9 +5,12 @@
  *   - signals (signalfd) and timers (the loop's timeout).
  *
  * Durability: a message that must survive a crash is written inside the
- * loop turn's transaction; its acknowledgement (or API reply) is queued in
- * n->pend and sent only after node_commit() has made the transaction
- * durable.  Many telegrams share one fsync: the group commit.
+ * loop turn's transaction; node_commit() commits it without waiting for the
+ * disk, and its acknowledgement (or API reply) waits in n->pend until the
+ * store's fsync thread says that commit is durable (node_release()).  Many
+ * telegrams share one commit, and commits share fsyncs: the group commit.
+ * Forwarding waits the same way: pump() sends only queue items up to the
+ * ord of the last durable commit (n->q_sendable).
  *
  * Delivery: every outgoing item (telegram or receipt) sits in the store's
  * queue for its link (the peer's name; "@hq" on a post) until the peer
@@ -53,6 +56,7 @@
 #define EV_SIG 3
 #define EV_CONN 4
 #define EV_AUDIT 5
+#define EV_SYNC 6
 #define AUDIT_SHIP_MAX 1024	/* entries per batch to HQ */
 #define AUDIT_SHIP_GAP_MS 100	/* between two batches, at least */
 #define AUDIT_BCAST_MS 10000	/* HQ sends its head to every post this often */
@@ -225,54 +229,173 @@ node_relay_hook node_test_relay_hook;
 static void pump(struct node *n, const char *link);
 
 /*
- * Make the turn's writes durable, then release what waited for them:
- * acknowledgements to peers, replies to API clients.  A failed commit is
- * fatal: nothing that waited is sent, and kodend stops so that it restarts
- * from the last durable state.
+ * Links whose new items are in commit (or earlier ones): pumped once it is
+ * durable.
+ */
+static void
+wait_add(struct node *n, const char *link, uint64_t commit)
+{
+	for (size_t i = 0; i < n->n_wait; i++)
+		if (strcmp(n->wait[i].link, link) == 0) {
+			n->wait[i].last = commit;
+			return;
+		}
+	if (n->n_wait == n->cap_wait) {
+		size_t cap = n->cap_wait ? 2 * n->cap_wait : 16;
+		struct waitlink *w = realloc(n->wait, cap * sizeof(*w));
+
+		if (w == NULL)
+			return;	/* the next tick pumps every link anyway */
+		n->wait = w;
+		n->cap_wait = cap;
+	}
+	snprintf(n->wait[n->n_wait].link, sizeof(n->wait[0].link), "%s", link);
+	n->wait[n->n_wait].first = n->wait[n->n_wait].last = commit;
+	n->n_wait++;
+}
+
+/*
+ * The queue holds items up to ord once commit is durable.  Past
+ * NODE_ORDMARKS commits in flight the newest mark takes over the one
+ * before it: that item then waits for a later commit, never an earlier.
+ */
+static void
+ordmark_add(struct node *n, uint64_t commit, uint64_t ord)
+{
+	if (n->n_ords == NODE_ORDMARKS)
+		n->n_ords--;
+	n->ords[n->n_ords].commit = commit;
+	n->ords[n->n_ords].ord = ord;
+	n->n_ords++;
+}
+
+static void
+pending_send(struct pending *p)
+{
+	if (p->c->state == CONN_DEAD) {
+		buf_free(&p->reply);
+		return;
+	}
+	if (p->kind == 1) {
+		struct buf b;
+
+		buf_init(&b, 512);
+		if (wire_ack_encode(&b, &p->ack) == 0)
+			conn_send_msg(p->c, WIRE_ACK, TG_FLASH, b.p, b.len);
+		buf_free(&b);
+	} else {
+		if (buf_put(&p->c->out, p->reply.p, p->reply.len) != 0)
+			conn_close(p->c, "API reply too large");
+		buf_free(&p->reply);
+	}
+	conn_flush(p->c);
+}
+
+static void
+pending_drop_all(struct node *n)
+{
+	for (size_t i = 0; i < n->n_pend; i++)
+		buf_free(&n->pend[i].reply);
+	n->n_pend = n->pend_tagged = 0;
+}
+
+/*
+ * Release what waited for commits now on disk: acknowledgements to peers,
+ * replies to API clients, and the queue items those commits hold (pumped
+ * to their links).  Called after each commit and whenever the store's
+ * fsync thread says more is durable.
+ */
+static void
+node_release(struct node *n)
+{
+	uint64_t durable = store_durable(n->st);
+	size_t k = 0, keep = 0;
+
+	if (store_sync_failed(n->st)) {
+		if (n->stopping != 2)
+			log_err("the store's log cannot be synced to disk, "
+			    "stopping");
+		n->stopping = 2;
+		pending_drop_all(n);
+		return;
+	}
+	while (n->n_ords > 0 && n->ords[0].commit <= durable) {
+		n->q_sendable = n->ords[0].ord;
+		memmove(n->ords, n->ords + 1, --n->n_ords * sizeof(n->ords[0]));
+	}
+	while (k < n->pend_tagged && n->pend[k].commit <= durable)
+		pending_send(&n->pend[k++]);
+	if (k > 0) {
+		memmove(n->pend, n->pend + k, (n->n_pend - k) * sizeof(*n->pend));
+		n->n_pend -= k;
+		n->pend_tagged -= k;
+	}
+	for (size_t i = 0; i < n->n_wait; i++) {
+		struct waitlink w = n->wait[i];
+
+		if (w.first <= durable)
+			pump(n, w.link);
+		if (w.last > durable) {
+			w.first = durable + 1;
+			n->wait[keep++] = w;
+		}
+	}
+	n->n_wait = keep;
+}
+
+/*
+ * End the turn's transaction: commit it (written, not yet on disk), and
+ * have what waited for it (acknowledgements, replies, queue items) go out
+ * once it is durable.  A failed commit is fatal: nothing that waited is
+ * sent, and kodend stops so that it restarts from the last durable state.
  */
 static int
 node_commit(struct node *n)
 {
 	struct kerr e = { "" };
+	uint64_t ord = 0, commit;
 
 	if (n->in_txn) {
-		if (store_commit(n->st, &e) != 0) {
+		if (store_q_last_ord(n->st, &ord, &e) != 0 ||
+		    store_commit(n->st, &e) != 0) {
 			log_err("commit failed, stopping: %s", e.msg);
 			store_rollback(n->st);
 			n->in_txn = 0;
 			n->stopping = 2;
-			for (size_t i = 0; i < n->n_pend; i++)
-				buf_free(&n->pend[i].reply);
-			n->n_pend = 0;
+			pending_drop_all(n);
 			return -1;
 		}
 		n->in_txn = 0;
+		ordmark_add(n, store_last_commit(n->st), ord);
 	}
-	for (size_t i = 0; i < n->n_pend; i++) {
-		struct pending *p = &n->pend[i];
-
-		if (p->c->state == CONN_DEAD) {
-			buf_free(&p->reply);
-			continue;
-		}
-		if (p->kind == 1) {
-			struct buf b;
-
-			buf_init(&b, 512);
-			if (wire_ack_encode(&b, &p->ack) == 0)
-				conn_send_msg(p->c, WIRE_ACK, TG_FLASH, b.p, b.len);
-			buf_free(&b);
-		} else {
-			if (buf_put(&p->c->out, p->reply.p, p->reply.len) != 0)
-				conn_close(p->c, "API reply too large");
-			buf_free(&p->reply);
-		}
-		conn_flush(p->c);
-	}
-	n->n_pend = 0;
+	commit = store_last_commit(n->st);
+	for (size_t i = n->pend_tagged; i < n->n_pend; i++)
+		n->pend[i].commit = commit;
+	n->pend_tagged = n->n_pend;
 	for (size_t i = 0; i < n->n_dirty; i++)
-		pump(n, n->dirty[i]);
+		wait_add(n, n->dirty[i], commit);
 	n->n_dirty = 0;
+	node_release(n);
+	return n->stopping == 2 ? -1 : 0;
+}
+
+/*
+ * Commit, and wait until everything committed is on disk (rare paths that
+ * tell a peer about the store's state: a new roster, a post's SYNC).
+ */
+static int
+node_durable(struct node *n)
+{
+	struct kerr e = { "" };
+
+	if (node_commit(n) != 0)
+		return -1;
+	if (store_wait_durable(n->st, store_last_commit(n->st), &e) != 0) {
+		log_err("%s", e.msg);
+		n->stopping = 2;
+		return -1;
+	}
+	node_release(n);
 	return 0;
 }
 
@@ -389,8 +512,19 @@ reap(struct node *n)
 		struct conn *c = *pp;
 
 		if (c->state == CONN_DEAD) {
-			size_t keep = 0;
+			size_t keep = 0, tagged = 0;
 
+			for (size_t i = 0; i < n->n_pend; i++) {
+				if (n->pend[i].c == c) {
+					buf_free(&n->pend[i].reply);
+					continue;
+				}
+				tagged += i < n->pend_tagged;
+				n->pend[keep++] = n->pend[i];
+			}
+			n->n_pend = keep;
+			n->pend_tagged = tagged;
+			keep = 0;
 			for (size_t i = 0; i < n->n_aq; i++) {
 				if (n->aq[i].c == c)
 					buf_free(&n->aq[i].msg);
@@ -613,7 +747,9 @@ pump(struct node *n, const char *link)
 	if ((items = calloc(want, sizeof(*items))) == NULL)
 		return;
 	buf_init(&blob, WIRE_MSG_MAX);
-	if (store_q_next(n->st, link, node_now_ms(), items, want, &got, &e) != 0) {
+	/* only what is on disk here may be on its way */
+	if (store_q_next(n->st, link, node_now_ms(), n->q_sendable, items, want,
+	    &got, &e) != 0) {
 		log_err("queue %s: %s", link, e.msg);
 		goto out;
 	}
@@ -1057,6 +1193,7 @@ verifier_start(struct node *n)
 		free(w);
 		return;
 	}
+	pthread_setname_np(w->t, "kodend-verify");	/* top -H, perf */
 	n->ver = w;
 }
 
@@ -1267,6 +1404,7 @@ on_ack(struct node *n, struct conn *c, struct buf *msg)
 		return;
 	}
 	fl_del(c, i);
+	c->acked = 1;
 	if (node_txn(n, &e) != 0 ||
 	    store_q_del(n->st, link, &it, &found, &e) != 0) {
 		log_err("ack from %s: %s", c->peer, e.msg);
@@ -1750,6 +1888,11 @@ conn_open(struct conn *c)
 	struct buf b;
 	int r;
 
+	/* a post's SYNC tells HQ what it need not send again: only what
+	 * is on disk here (before the link is open, so nothing goes out on
+	 * it yet) */
+	if (n->cfg.role == ROLE_POST && node_durable(n) != 0)
+		return KERR_IO;
 	if ((r = noise_hs_split(c->hs, &c->tx, &c->rx)) != 0)
 		return r;
 	sodium_free(c->hs);
@@ -1859,7 +2002,7 @@ hs_responder_1(struct node *n, struct conn *c, const uint8_t *p, size_t len,
 		m.added = now_s();
 		if (store_member_add(n->st, &m, &e) != 0 ||
 		    admin_roster_rebuild(n->st, n->dirkey, now_s(), &e) != 0 ||
-		    node_commit(n) != 0 || node_reload_roster(n, &e) != 0) {
+		    node_durable(n) != 0 || node_reload_roster(n, &e) != 0) {
 			log_err("enrolling %s: %s", hello.name, e.msg);
 			conn_close(c, "enrolment failed");
 			return;
@@ -2358,8 +2501,9 @@ node_open(struct node *n, const char *nodedir, struct kerr *e)
 	n->ev_api = EV_API;
 	n->ev_sig = EV_SIG;
 	n->epfd = n->listen_fd = n->api_fd = n->sig_fd = n->lock_fd = -1;
-	n->audit_fd = -1;
+	n->audit_fd = n->sync_fd = -1;
 	n->ev_audit = EV_AUDIT;
+	n->ev_sync = EV_SYNC;
 	buf_init(&n->roster_blob, ROSTER_MAX);
 	if (strlen(nodedir) >= sizeof(n->dir))
 		return kerr_set(e, KERR_TOOBIG, "NODEDIR path too long");
@@ -2394,8 +2538,17 @@ node_open(struct node *n, const char *nodedir, struct kerr *e)
 		return r;
 	if (node_path(path, sizeof(path), nodedir, NODE_DB_FILE) != 0)
 		return KERR_TOOBIG;
+	if ((n->sync_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		return kerr_set(e, KERR_IO, "eventfd: %s", strerror(errno));
+	/*
+	 * Commits are fsynced on the store's own thread: the loop goes on
+	 * while the disk works, and what depends on a commit waits for it
+	 * (node_release).  Everything already queued is durable from here.
+	 */
 	if ((r = store_open(&n->st, path, e)) != 0 ||
-	    (r = store_checkpointer_start(n->st, path, e)) != 0)
+	    (r = store_checkpointer_start(n->st, path, e)) != 0 ||
+	    (r = store_sync_thread_start(n->st, path, n->sync_fd, e)) != 0 ||
+	    (r = store_q_last_ord(n->st, &n->q_sendable, e)) != 0)
 		return r;
 	if ((r = node_reload_roster(n, e)) != 0)
 		return r;
@@ -2516,6 +2669,8 @@ node_run(struct node *n, struct kerr *e)
 		ev.data.ptr = &n->ev_audit;
 		epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->audit_fd, &ev);
 	}
+	ev.data.ptr = &n->ev_sync;
+	epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->sync_fd, &ev);
 	snprintf(pidsrc, sizeof(pidsrc), "pid %ld uid %ld", (long)getpid(),
 	    (long)getuid());
 	config_hash(n, confhash);
@@ -2544,7 +2699,12 @@ node_run(struct node *n, struct kerr *e)
 				accept_peers(n);
 			else if (*kind == EV_API)
 				accept_api(n);
-			else if (*kind == EV_AUDIT) {
+			else if (*kind == EV_SYNC) {
+				uint64_t v;
+
+				(void)!read(n->sync_fd, &v, sizeof(v));
+				node_release(n);
+			} else if (*kind == EV_AUDIT) {
 				uint64_t v;
 
 				(void)!read(n->audit_fd, &v, sizeof(v));
@@ -2580,6 +2740,16 @@ node_run(struct node *n, struct kerr *e)
 				}
 				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 					conn_readable(n, c);
+				/*
+				 * Acks made room in the link's window: refill it
+				 * now from what is durable, rather than at the
+				 * end of a turn that may be long.
+				 */
+				if (c->acked && c->state == CONN_OPEN) {
+					c->acked = 0;
+					pump(n, n->cfg.role == ROLE_HQ ?
+					    c->peer : HQ_LINK);
+				}
 				if (c->state != CONN_DEAD &&
 				    (evs[i].events & EPOLLOUT))
 					conn_flush(c);
@@ -2599,7 +2769,8 @@ node_run(struct node *n, struct kerr *e)
 		reap(n);
 	}
 	if (n->stopping == 1) {
-		(void)node_commit(n);
+		/* on disk, and the acknowledgements on their way */
+		(void)node_durable(n);
 		log_info("stopped");
 	}
 	naudit_event(n->audit, "kodend", pidsrc, "stop", n->cfg.name,
@@ -2647,15 +2818,19 @@ node_close(struct node *n)
 	if (n->epfd >= 0)
 		close(n->epfd);
 	if (n->st != NULL)
-		store_close(n->st);
+		store_close(n->st);	/* stops its fsync thread, then: */
+	if (n->sync_fd >= 0)
+		close(n->sync_fd);
 	if (n->have_roster)
 		roster_free(&n->roster);
 	buf_free(&n->roster_blob);
 	identity_free(n->key);
 	identity_free(n->dirkey);
 	sodium_memzero(&n->nk, sizeof(n->nk));
+	pending_drop_all(n);	/* not durable: the peers send again */
 	free(n->pend);
 	free(n->dirty);
+	free(n->wait);
 	if (n->lock_fd >= 0)
 		close(n->lock_fd);
 }

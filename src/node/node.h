@@ -1,8 +1,9 @@
 /*
  * kodend's state: one node (HQ or post), its connections and its store.
- * Single-threaded: one epoll loop; every message that must be durable is
- * written in the loop's current transaction, and its acknowledgement is
- * sent only after that transaction commits (group commit).
+ * One epoll loop; every message that must be durable is written in the
+ * loop's current transaction, and its acknowledgement is sent only after
+ * that transaction is on disk (group commit; the fsync runs on the store's
+ * own thread, so the loop goes on meanwhile).
  */
 #ifndef KODEN_NODE_H
 #define KODEN_NODE_H
@@ -82,6 +83,7 @@ struct conn {
 	size_t n_fl, cap_fl;
 	int enrolling;		/* post: this handshake enrols */
 	uint32_t want;		/* epoll events currently registered */
+	int acked;		/* acks came in: the window has room again */
 };
 
 /*
@@ -104,8 +106,21 @@ struct verifier;
 struct pending {
 	struct conn *c;
 	uint8_t kind;		/* 1 ack on a peer, 2 API reply */
+	uint64_t commit;	/* sent once this commit is durable */
 	struct wire_ack ack;
 	struct buf reply;	/* API: the whole framed reply */
+};
+
+/* The queue's items up to ord are durable once commit is. */
+struct ordmark {
+	uint64_t commit, ord;
+};
+#define NODE_ORDMARKS 64
+
+/* A link with items in commits first..last not yet pumped (durability). */
+struct waitlink {
+	char link[33];
+	uint64_t first, last;
 };
 
 struct node {
@@ -128,10 +143,17 @@ struct node {
 	int stopping;
 	int in_txn;
 	size_t txn_msgs;
-	struct pending *pend;
+	struct pending *pend;		/* oldest first */
 	size_t n_pend, cap_pend;
+	size_t pend_tagged;		/* pend[0..pend_tagged) have a commit */
 	char (*dirty)[33];		/* links to pump after the commit */
 	size_t n_dirty, cap_dirty;
+	struct waitlink *wait;		/* ... once that commit is durable */
+	size_t n_wait, cap_wait;
+	struct ordmark ords[NODE_ORDMARKS];	/* commits not yet durable */
+	size_t n_ords;
+	uint64_t q_sendable;		/* queue items up to this ord may go */
+	int sync_fd, ev_sync;		/* eventfd: more commits are durable */
 	uint64_t next_tick;
 	uint64_t stat_in, stat_out;
 	struct vitem *vq;		/* telegrams of this turn, in arrival order */

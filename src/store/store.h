@@ -7,10 +7,12 @@
  * opaque blobs keyed by what the node tells it.
  *
  * Durability: everything between store_begin() and store_commit() becomes
- * durable at once when store_commit() returns 0 (SQLite: WAL with
- * synchronous=FULL, so the commit is fsynced).  The node acknowledges
- * nothing to the previous hop before that commit: this is the group commit
- * of many telegrams in one transaction.  Every function other than
+ * durable at once: when store_commit() returns 0 (SQLite: WAL with
+ * synchronous=FULL, so the commit is fsynced), or, once
+ * store_sync_thread_start() was called (kodend), when store_durable()
+ * reaches the commit's number (the fsync runs on another thread).  The node
+ * acknowledges nothing to the previous hop before that: this is the group
+ * commit of many telegrams in one transaction.  Every function other than
  * open/close/begin/commit/rollback may be called inside or outside a
  * transaction (outside: autocommit).
  *
@@ -56,6 +58,28 @@ void store_close(struct store *s);
  */
 int store_checkpointer_start(struct store *s, const char *path,
     struct kerr *e) KODEN_WUR;
+/*
+ * Deferred durability (kodend): from now on store_commit() writes the
+ * transaction to the write-ahead log and returns without waiting for the
+ * disk (SQLite's synchronous = NORMAL); a thread of the store's fdatasyncs
+ * the log (lib/walsync.h) and writes to notify_fd (an eventfd) each time
+ * more commits are durable.  Commits are numbered from 1: store_last_commit
+ * is the last one made, store_durable the last one on stable storage (all
+ * before it are too).  The caller must hold back anything that depends on
+ * a commit (an acknowledgement, a forwarded copy) until store_durable
+ * reaches it.  Without the thread, both numbers move together: each commit
+ * is durable when store_commit returns.  What the log already holds is
+ * synced before this returns.  Only writes inside store_begin/commit are
+ * numbered.  KERR_IO, KERR_NOMEM.
+ */
+int store_sync_thread_start(struct store *s, const char *path, int notify_fd,
+    struct kerr *e) KODEN_WUR;
+uint64_t store_last_commit(struct store *s);
+uint64_t store_durable(struct store *s);
+/* Block until commit n is durable (rare paths: enrolment, a new link). */
+int store_wait_durable(struct store *s, uint64_t n, struct kerr *e) KODEN_WUR;
+/* An fdatasync of the log failed: what was committed since may be lost. */
+int store_sync_failed(struct store *s);
 /* Schema version of an open store (for tests and `kodend --version`). */
 int store_schema_version(struct store *s);
 
@@ -119,12 +143,22 @@ struct store_qitem {
 int store_q_put(struct store *s, const char *link, const struct store_qitem *it,
     struct kerr *e) KODEN_WUR;
 /*
- * Up to max items for link whose not_before <= now_ms, highest precedence
- * first, then oldest (ord).  Does not remove or change them: the delivery
- * code counts hand-outs with store_q_defer.
+ * Up to max items for link whose not_before <= now_ms and ord <= max_ord,
+ * highest precedence first, then oldest (ord).  Does not remove or change
+ * them: the delivery code counts hand-outs with store_q_defer.  max_ord
+ * (UINT64_MAX: no bound) keeps back what is not yet durable: see
+ * store_q_last_ord.
  */
 int store_q_next(struct store *s, const char *link, uint64_t now_ms,
-    struct store_qitem *items, size_t max, size_t *n, struct kerr *e) KODEN_WUR;
+    uint64_t max_ord, struct store_qitem *items, size_t max, size_t *n,
+    struct kerr *e) KODEN_WUR;
+/*
+ * The greatest ord given so far (0 if none): every item queued until now
+ * has an ord <= it, every item queued later a greater one (ords are never
+ * reused, even after a delete).  Read in a transaction before its commit,
+ * it bounds what that commit makes durable.
+ */
+int store_q_last_ord(struct store *s, uint64_t *ord, struct kerr *e) KODEN_WUR;
 /* Remove an item once the peer acknowledged it. *found = 0 if absent. */
 int store_q_del(struct store *s, const char *link, const struct store_qitem *it,
     int *found, struct kerr *e) KODEN_WUR;

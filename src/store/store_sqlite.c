@@ -13,6 +13,7 @@
  * stored value exceeds it.  Only meta u64 values are stored bit-cast, so that
  * any uint64_t round-trips.
  */
+#define _GNU_SOURCE	/* pthread_setname_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -30,6 +31,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/sqlschema.h"
+#include "lib/walsync.h"
 #include "store/store.h"
 
 #define PREC_MIN 1
@@ -152,7 +154,7 @@ enum {
 	ST_SP_BEGIN, ST_SP_RELEASE, ST_SP_ROLLBACK,
 	ST_META_GET, ST_META_SET_U64, ST_META_INCR, ST_META_SET_BLOB,
 	ST_ENV_PUT, ST_ENV_GET, ST_ENV_SAME, ST_ENV_FIND,
-	ST_Q_PUT, ST_Q_NEXT, ST_Q_DEL, ST_Q_COUNT, ST_Q_DEFER,
+	ST_Q_PUT, ST_Q_NEXT, ST_Q_DEL, ST_Q_COUNT, ST_Q_LAST, ST_Q_DEFER,
 	ST_RCPT_PUT, ST_RCPT_GET,
 	ST_STATUS_SET, ST_STATUS_GET,
 	ST_IN_PUT, ST_IN_GET_ID, ST_IN_ABOVE, ST_IN_LATER_LOWER, ST_IN_MAX,
@@ -203,10 +205,12 @@ static const char *const sql[ST_COUNT] = {
 	    " ON CONFLICT (link, kind, id, signer, state) DO NOTHING",
 	[ST_Q_NEXT] = "SELECT kind, id, signer, state, prec, ord, attempts,"
 	    " not_before FROM queue WHERE link = ?1 AND not_before <= ?2"
-	    " ORDER BY prec DESC, ord ASC LIMIT ?3",
+	    " AND ord <= ?4 ORDER BY prec DESC, ord ASC LIMIT ?3",
 	[ST_Q_DEL] = "DELETE FROM queue WHERE link = ?1 AND kind = ?2"
 	    " AND id = ?3 AND signer = ?4 AND state = ?5",
 	[ST_Q_COUNT] = "SELECT count(*) FROM queue WHERE link = ?1",
+	/* AUTOINCREMENT's record of the greatest ord ever given */
+	[ST_Q_LAST] = "SELECT seq FROM sqlite_sequence WHERE name = 'queue'",
 	[ST_Q_DEFER] = "UPDATE queue SET attempts = ?6, not_before = ?7"
 	    " WHERE link = ?1 AND kind = ?2 AND id = ?3 AND signer = ?4"
 	    " AND state = ?5",
@@ -286,6 +290,8 @@ struct store {
 	int version;
 	sqlite3_stmt *st[ST_COUNT];
 	struct ckpt *ck;
+	struct walsync *ws;	/* store_sync_thread_start: the WAL's fsyncs */
+	uint64_t commits;	/* without it: every commit is durable */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -618,6 +624,7 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	walsync_stop(s->ws);	/* syncs what was committed */
 	ckpt_stop(s);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
@@ -767,6 +774,8 @@ store_checkpointer_start(struct store *s, const char *path, struct kerr *e)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&ck->th, NULL, ckpt_main, ck);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		pthread_setname_np(ck->th, "store-ckpt");
 	if (rc != 0) {
 		pthread_cond_destroy(&ck->cv);
 		pthread_mutex_destroy(&ck->mu);
@@ -816,7 +825,70 @@ store_begin(struct store *s, struct kerr *e)
 int
 store_commit(struct store *s, struct kerr *e)
 {
-	return exec_st(s, ST_COMMIT, e, "commit");
+	int r;
+
+	if ((r = exec_st(s, ST_COMMIT, e, "commit")) != 0)
+		return r;
+	if (s->ws != NULL)
+		(void)walsync_committed(s->ws);
+	else
+		s->commits++;
+	return 0;
+}
+
+/* ---- deferred durability ------------------------------------------------- */
+
+int
+store_sync_thread_start(struct store *s, const char *path, int notify_fd,
+    struct kerr *e)
+{
+	char wal[PATH_MAX];
+	int r;
+
+	if (s->ws != NULL)
+		return 0;
+	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal))
+		return kerr_set(e, KERR_TOOBIG, "store: %s: path too long",
+		    path);
+	/* what the log holds now (a previous run's commits too) is synced
+	 * before any of it counts as durable */
+	if ((r = walsync_start(&s->ws, wal, notify_fd, 0, "store-fsync",
+	    e)) != 0)
+		return r;
+	if ((r = sql_exec(s->db, "PRAGMA synchronous = NORMAL",
+	    "store: deferred sync", e)) != 0) {
+		walsync_stop(s->ws);
+		s->ws = NULL;
+		return r;
+	}
+	return 0;
+}
+
+uint64_t
+store_last_commit(struct store *s)
+{
+	return s->ws != NULL ? walsync_last(s->ws) : s->commits;
+}
+
+uint64_t
+store_durable(struct store *s)
+{
+	return s->ws != NULL ? walsync_durable(s->ws) : s->commits;
+}
+
+int
+store_wait_durable(struct store *s, uint64_t n, struct kerr *e)
+{
+	if (s->ws == NULL || walsync_wait(s->ws, n) == 0)
+		return 0;
+	return kerr_set(e, KERR_IO, "store: the write-ahead log could not be "
+	    "synced to disk");
+}
+
+int
+store_sync_failed(struct store *s)
+{
+	return s->ws != NULL && walsync_failed(s->ws);
 }
 
 void
@@ -1137,7 +1209,8 @@ store_q_put(struct store *s, const char *link, const struct store_qitem *it,
 
 int
 store_q_next(struct store *s, const char *link, uint64_t now_ms,
-    struct store_qitem *items, size_t max, size_t *n, struct kerr *e)
+    uint64_t max_ord, struct store_qitem *items, size_t max, size_t *n,
+    struct kerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_Q_NEXT];
 	int r;
@@ -1148,7 +1221,8 @@ store_q_next(struct store *s, const char *link, uint64_t now_ms,
 	if (max == 0)
 		return 0;
 	if ((b_text(st, 1, link) | b_int(st, 2, clamp_i64(now_ms)) |
-	    b_int(st, 3, clamp_i64(max))) != SQLITE_OK) {
+	    b_int(st, 3, clamp_i64(max)) | b_int(st, 4, clamp_i64(max_ord))) !=
+	    SQLITE_OK) {
 		r = dberr(s, e, "queue next");
 		goto out;
 	}
@@ -1194,6 +1268,19 @@ store_q_del(struct store *s, const char *link, const struct store_qitem *it,
 		r = dberr(s, e, "queue delete");
 	else if ((r = step(s, st, e, "queue delete")) == 0)
 		*found = sqlite3_changes(s->db) > 0;
+	done(st);
+	return r < 0 ? r : 0;
+}
+
+int
+store_q_last_ord(struct store *s, uint64_t *ord, struct kerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_Q_LAST];
+	int r;
+
+	*ord = 0;
+	if ((r = step(s, st, e, "queue last")) == 1)
+		*ord = col_u64(st, 0);
 	done(st);
 	return r < 0 ? r : 0;
 }

@@ -6,14 +6,21 @@
  *   drop:N     drop the Nth telegram (remove it from the queue, never send)
  *   replay:N   after the Nth telegram, send the 1st one again
  *   reorder:N  hold the Nth telegram and send it after the (N+1)th
- * Every fault must be detected at the receiving post (tests/system).
+ *   holdsync:1 a slow disk: while the file NODEDIR/hold-sync exists, the
+ *              store's fsync of its write-ahead log waits (commits are
+ *              written, never made durable)
+ * Every relay fault must be detected at the receiving post; under
+ * holdsync nothing that depends on a commit may leave HQ (tests/system).
  * Built only for the tests; never installed.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/walsync.h"
 #include "node/node.h"
 #include "node/wire.h"
 
@@ -73,6 +80,23 @@ fault(struct node *n, struct conn *c, const char *link,
 	}
 }
 
+/* The store's fsync thread, before each fdatasync of path (NODEDIR/...). */
+static void
+hold_sync(const char *path)
+{
+	char flag[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int said = 0;
+
+	snprintf(flag, sizeof(flag), "%.*s/hold-sync",
+	    slash ? (int)(slash - path) : 1, slash ? path : ".");
+	while (access(flag, F_OK) == 0) {
+		if (!said++)
+			log_warn("FAULT: fsync of %s held", path);
+		usleep(10000);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -84,6 +108,9 @@ main(int argc, char **argv)
 	}
 	buf_init(&first, 8u << 20);
 	buf_init(&held, 8u << 20);
-	node_test_relay_hook = fault;
+	if (strcmp(kind, "holdsync") == 0)
+		walsync_test_hook = hold_sync;
+	else
+		node_test_relay_hook = fault;
 	return kodend_main(argc, argv);
 }

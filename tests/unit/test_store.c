@@ -1,13 +1,16 @@
 /*
  * The node store on SQLite: schema and migrations, file mode, transactions,
  * every table's contract from store.h, a naive reference for the
- * accounting marks on random arrival orders, and crash durability (a child
- * SIGKILLed mid-stream loses nothing it reported committed).
+ * accounting marks on random arrival orders, crash durability (a child
+ * SIGKILLed mid-stream loses nothing it reported committed), and deferred
+ * durability (commits numbered, durable only after the fsync thread's
+ * fdatasync).
  *
  * Every test works in its own mkdtemp directory, removed on teardown.
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -25,6 +29,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "lib/walsync.h"
 #include "store/store.h"
 
 #define ROUTINE 1
@@ -708,8 +713,8 @@ expect_next(struct fx *f, const char *link, uint64_t now,
 	uint8_t id[STORE_ID];
 	size_t n;
 
-	assert_int_equal(store_q_next(f->s, link, now, items, 16, &n, &f->e),
-	    0);
+	assert_int_equal(store_q_next(f->s, link, now, UINT64_MAX, items, 16,
+	    &n, &f->e), 0);
 	assert_int_equal(n, nwant);
 	for (size_t i = 0; i < n; i++) {
 		mkid(id, want[i]);
@@ -745,16 +750,18 @@ test_queue_order(void **state)
 
 	expect_next(f, "hq", 0, order, 7);
 	/* max bounds the answer. */
-	assert_int_equal(store_q_next(f->s, "hq", 0, items, 2, &n, &f->e), 0);
+	assert_int_equal(store_q_next(f->s, "hq", 0, UINT64_MAX,
+	    items, 2, &n, &f->e), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(items[0].prec, FLASH);
 	assert_int_equal(items[1].prec, FLASH);
 	assert_int_equal(items[0].kind, STORE_Q_TELEGRAM);
 	assert_string_equal(items[0].by, "");
-	assert_int_equal(store_q_next(f->s, "hq", 0, items, 0, &n, &f->e), 0);
+	assert_int_equal(store_q_next(f->s, "hq", 0, UINT64_MAX,
+	    items, 0, &n, &f->e), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(store_q_next(f->s, "nowhere", 0, items, 4, &n,
-	    &f->e), 0);
+	assert_int_equal(store_q_next(f->s, "nowhere", 0, UINT64_MAX,
+	    items, 4, &n, &f->e), 0);
 	assert_int_equal(n, 0);
 
 	/* The same order after a restart; later arrivals go last. */
@@ -766,7 +773,8 @@ test_queue_order(void **state)
 
 	/* ord is never reused, even for the newest item deleted before a
 	 * restart. */
-	assert_int_equal(store_q_next(f->s, "hq", 0, all, 16, &n, &f->e), 0);
+	assert_int_equal(store_q_next(f->s, "hq", 0, UINT64_MAX,
+	    all, 16, &n, &f->e), 0);
 	assert_int_equal(n, 8);
 	ord8 = all[7].ord;	/* item 8: the newest of all */
 	it = qtg(8, ROUTINE);
@@ -775,7 +783,8 @@ test_queue_order(void **state)
 	reopen(f);
 	it = qtg(9, ROUTINE);
 	assert_int_equal(store_q_put(f->s, "hq", &it, &f->e), 0);
-	assert_int_equal(store_q_next(f->s, "hq", 0, all, 16, &n, &f->e), 0);
+	assert_int_equal(store_q_next(f->s, "hq", 0, UINT64_MAX,
+	    all, 16, &n, &f->e), 0);
 	assert_int_equal(n, 8);
 	assert_memory_equal(all[7].id, it.id, STORE_ID);
 	assert_true(all[7].ord > ord8);
@@ -801,14 +810,16 @@ test_queue_defer_del_mixed(void **state)
 
 	/* Deferred: hidden from next until not_before, still counted. */
 	assert_int_equal(store_q_defer(f->s, "hq", &t2, 3, 5000, &f->e), 0);
-	assert_int_equal(store_q_next(f->s, "hq", 1000, items, 8, &n, &f->e),
+	assert_int_equal(store_q_next(f->s, "hq", 1000, UINT64_MAX,
+	    items, 8, &n, &f->e),
 	    0);
 	assert_int_equal(n, 1);
 	assert_memory_equal(items[0].id, t1.id, STORE_ID);
 	assert_int_equal(items[0].attempts, 0);
 	assert_int_equal(store_q_count(f->s, "hq", &cnt, &f->e), 0);
 	assert_int_equal(cnt, 2);
-	assert_int_equal(store_q_next(f->s, "hq", 5000, items, 8, &n, &f->e),
+	assert_int_equal(store_q_next(f->s, "hq", 5000, UINT64_MAX,
+	    items, 8, &n, &f->e),
 	    0);
 	assert_int_equal(n, 2);
 	assert_memory_equal(items[0].id, t2.id, STORE_ID);
@@ -824,10 +835,12 @@ test_queue_defer_del_mixed(void **state)
 
 		t5.not_before = 9000;
 		assert_int_equal(store_q_put(f->s, "later", &t5, &f->e), 0);
-		assert_int_equal(store_q_next(f->s, "later", 8999, items, 8,
+		assert_int_equal(store_q_next(f->s, "later", 8999, UINT64_MAX,
+		    items, 8,
 		    &n, &f->e), 0);
 		assert_int_equal(n, 0);
-		assert_int_equal(store_q_next(f->s, "later", 9000, items, 8,
+		assert_int_equal(store_q_next(f->s, "later", 9000, UINT64_MAX,
+		    items, 8,
 		    &n, &f->e), 0);
 		assert_int_equal(n, 1);
 	}
@@ -850,7 +863,8 @@ test_queue_defer_del_mixed(void **state)
 	assert_int_equal(store_q_put(f->s, "hq", &r3, &f->e), 0);
 	assert_int_equal(store_q_count(f->s, "hq", &cnt, &f->e), 0);
 	assert_int_equal(cnt, 3);
-	assert_int_equal(store_q_next(f->s, "hq", 0, items, 8, &n, &f->e), 0);
+	assert_int_equal(store_q_next(f->s, "hq", 0, UINT64_MAX,
+	    items, 8, &n, &f->e), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(items[0].kind, STORE_Q_RECEIPT);
 	assert_string_equal(items[0].by, "paris");
@@ -1067,7 +1081,8 @@ test_accounting(void **state)
 	assert_int_equal(store_in_later_lower(f->s, "rome", 0, FLASH, FLASH, &seq,
 	    &f->e), 0);
 	assert_int_equal(seq, 0);
-	assert_int_equal(store_in_later_lower(f->s, "paris", UINT64_MAX, FLASH, FLASH,
+	assert_int_equal(store_in_later_lower(f->s, "paris", UINT64_MAX,
+	    FLASH, FLASH,
 	    &seq, &f->e), 0);
 	assert_int_equal(seq, 0);
 
@@ -1738,6 +1753,158 @@ test_checkpointer(void **state)
 	buf_free(&b);
 }
 
+/*
+ * What a commit makes durable, for the queue: store_q_last_ord bounds the
+ * items of the transactions so far, items queued later get greater ords
+ * (even after deletes), and store_q_next leaves out what is above the
+ * bound whatever its precedence.
+ */
+static void
+test_queue_durable_bound(void **state)
+{
+	struct fx *f = *state;
+	struct store_qitem items[8], it;
+	uint64_t ord, bound;
+	size_t n;
+	int found;
+
+	assert_int_equal(store_q_last_ord(f->s, &ord, &f->e), 0);
+	assert_true(ord == 0);
+	it = qtg(1, ROUTINE);
+	assert_int_equal(store_q_put(f->s, "hq", &it, &f->e), 0);
+	it = qtg(2, PRIORITY);
+	assert_int_equal(store_q_put(f->s, "hq", &it, &f->e), 0);
+	assert_int_equal(store_q_last_ord(f->s, &bound, &f->e), 0);
+	assert_true(bound == 2);
+
+	/* a transaction not yet durable: a FLASH and a receipt */
+	assert_int_equal(store_begin(f->s, &f->e), 0);
+	it = qtg(3, FLASH);
+	assert_int_equal(store_q_put(f->s, "hq", &it, &f->e), 0);
+	it = qrc(4, "paris", 2, FLASH);
+	assert_int_equal(store_q_put(f->s, "hq", &it, &f->e), 0);
+	assert_int_equal(store_q_last_ord(f->s, &ord, &f->e), 0);
+	assert_true(ord == 4);
+	assert_int_equal(store_q_next(f->s, "hq", 0, bound, items, 8, &n,
+	    &f->e), 0);
+	assert_int_equal(n, 2);	/* the FLASH items wait for their commit */
+	assert_int_equal(items[0].prec, PRIORITY);
+	assert_int_equal(items[1].prec, ROUTINE);
+	assert_true(items[0].ord <= bound && items[1].ord <= bound);
+	assert_int_equal(store_q_next(f->s, "hq", 0, ord, items, 8, &n,
+	    &f->e), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(items[0].prec, FLASH);
+	assert_int_equal(store_commit(f->s, &f->e), 0);
+
+	/* an ord is never given twice, not even after the last is deleted */
+	it = qrc(4, "paris", 2, FLASH);
+	assert_int_equal(store_q_del(f->s, "hq", &it, &found, &f->e), 0);
+	assert_int_equal(found, 1);
+	it = qtg(5, ROUTINE);
+	assert_int_equal(store_q_put(f->s, "hq", &it, &f->e), 0);
+	assert_int_equal(store_q_last_ord(f->s, &ord, &f->e), 0);
+	assert_true(ord == 5);
+	assert_int_equal(store_q_next(f->s, "hq", 0, 4, items, 8, &n, &f->e),
+	    0);
+	assert_int_equal(n, 3);	/* not 5 */
+	for (size_t i = 0; i < n; i++)
+		assert_true(items[i].ord <= 4);
+}
+
+/* The store's fsync thread, held by the test; and the path it syncs. */
+static volatile int sync_hold;
+static char sync_path[700];
+static int sync_calls;
+
+static void
+hold_hook(const char *path)
+{
+	snprintf(sync_path, sizeof(sync_path), "%s", path);
+	__atomic_add_fetch(&sync_calls, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&sync_hold, __ATOMIC_SEQ_CST))
+		usleep(1000);
+}
+
+static int
+readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+static void
+put_one(struct fx *f, uint32_t i)
+{
+	uint8_t id[STORE_ID], env[64];
+	int ins;
+
+	mkid(id, i);
+	memset(env, (int)i, sizeof(env));
+	assert_int_equal(store_begin(f->s, &f->e), 0);
+	assert_int_equal(store_env_put(f->s, id, "paris", i, env, sizeof(env),
+	    &ins, &f->e), 0);
+	assert_int_equal(store_commit(f->s, &f->e), 0);
+}
+
+/*
+ * Deferred durability: commits are numbered; without the thread each is
+ * durable at once; with it, a commit counts as durable only after the
+ * thread's fdatasync of the WAL, which the eventfd announces.  A WAL that
+ * is no longer the file SQLite writes (unlinked here) is a sticky failure,
+ * not a silent fsync of the wrong file.
+ */
+static void
+test_deferred_sync(void **state)
+{
+	struct fx *f = *state;
+	char wal[700];
+	uint64_t c, v;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	assert_true(efd >= 0);
+	put_one(f, 1);
+	c = store_last_commit(f->s);
+	assert_true(c >= 1);
+	assert_true(store_durable(f->s) == c);
+
+	walsync_test_hook = hold_hook;
+	assert_int_equal(store_sync_thread_start(f->s, f->path, efd, &f->e),
+	    0);
+	assert_true(store_durable(f->s) == store_last_commit(f->s));
+	__atomic_store_n(&sync_hold, 1, __ATOMIC_SEQ_CST);
+	put_one(f, 2);
+	c = store_last_commit(f->s);
+	for (int k = 0; k < 500 && __atomic_load_n(&sync_calls,
+	    __ATOMIC_SEQ_CST) == 0; k++)
+		usleep(1000);
+	usleep(50000);
+	assert_true(store_durable(f->s) < c);	/* written, not synced */
+	assert_false(readable(efd));
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_string_equal(sync_path, wal);
+	put_one(f, 3);		/* shares the next fsync */
+	c = store_last_commit(f->s);
+	__atomic_store_n(&sync_hold, 0, __ATOMIC_SEQ_CST);
+	assert_int_equal(store_wait_durable(f->s, c, &f->e), 0);
+	assert_true(store_durable(f->s) >= c);
+	for (int k = 0; k < 500 && !readable(efd); k++)
+		usleep(1000);
+	assert_true(read(efd, &v, sizeof(v)) == sizeof(v) && v >= 1);
+	assert_int_equal(store_sync_failed(f->s), 0);
+
+	/* the WAL's name no longer holds SQLite's file */
+	assert_int_equal(unlink(wal), 0);
+	put_one(f, 4);
+	c = store_last_commit(f->s);
+	assert_int_equal(store_wait_durable(f->s, c, &f->e), KERR_IO);
+	assert_int_equal(store_sync_failed(f->s), 1);
+	assert_true(store_durable(f->s) < c);
+	walsync_test_hook = NULL;
+	close(efd);
+}
+
 int
 main(void)
 {
@@ -1755,6 +1922,7 @@ main(void)
 		T(test_env_find),
 		T(test_queue_order),
 		T(test_queue_defer_del_mixed),
+		T(test_queue_durable_bound),
 		T(test_receipts),
 		T(test_status_never_lowers),
 		T(test_accounting),
@@ -1767,6 +1935,7 @@ main(void)
 		T(test_name_caps),
 		T(test_crash_durability),
 		T(test_checkpointer),
+		T(test_deferred_sync),
 #undef T
 	};
 
