@@ -1226,6 +1226,7 @@ vq_flush(struct node *n)
 {
 	struct vitem *v = n->vq;
 	size_t k = n->n_vq, mid = k;
+	int urgent = 0;
 
 	if (k == 0)
 		return;
@@ -1261,12 +1262,22 @@ vq_flush(struct node *n)
 			if (p != prec)
 				continue;
 			if (v[i].c->state != CONN_DEAD && v[i].h != NULL &&
-			    !n->stopping)
+			    !n->stopping) {
 				on_telegram(n, v[i].c, &v[i].msg, v[i].h,
 				    v[i].r, &v[i].ke);
+				urgent |= prec >= TG_IMMEDIATE;
+			}
 			buf_free(&v[i].msg);
 			free(v[i].h);
 		}
+		/*
+		 * FLASH and IMMEDIATE are committed before the turn's lower
+		 * precedences are even stored: their acknowledgements, their
+		 * forwarding and their inbox entries wait for one fsync of
+		 * their own, not for the ROUTINE telegrams read with them.
+		 */
+		if (prec == TG_IMMEDIATE && urgent)
+			(void)node_commit(n);
 	}
 }
 
