@@ -51,7 +51,20 @@ struct naudit {
 	size_t head, n;
 	int stop;
 	int jpoke;		/* the loop appended to the journal */
+	int gathering;		/* the writer waits for a batch to fill */
 };
+
+/* ts = now + ms, for pthread_cond_timedwait */
+static void
+deadline(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_nsec += ms * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
 
 static uint64_t
 mono_ms(void)
@@ -99,18 +112,31 @@ writer_main(void *arg)
 			struct timespec ts;
 
 			/* koden's appends to the journal: looked for this often */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += NAUDIT_JOURNAL_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			deadline(&ts, NAUDIT_JOURNAL_MS);
 			if (pthread_cond_timedwait(&a->more, &a->mu, &ts) ==
 			    ETIMEDOUT)
 				break;
 		}
 		if (a->n == 0 && a->stop)
 			break;	/* naudit_close applies the journal last */
+		/*
+		 * Let a batch gather: each append rewrites the last pages of
+		 * the entry table and of the tree, whatever its size, so at
+		 * HQ's rates (three events per telegram) batches of a few
+		 * events wrote several KiB per event.  What the loop queues
+		 * meanwhile does not wake the writer until the batch is full.
+		 */
+		if (a->n > 0 && a->n < NAUDIT_BATCH && !a->stop) {
+			struct timespec ts;
+
+			deadline(&ts, NAUDIT_GATHER_MS);
+			a->gathering = 1;
+			while (a->n < NAUDIT_BATCH && !a->stop &&
+			    pthread_cond_timedwait(&a->more, &a->mu, &ts) !=
+			    ETIMEDOUT)
+				;
+			a->gathering = 0;
+		}
 		poke = a->jpoke;
 		a->jpoke = 0;
 		while (k < NAUDIT_BATCH && a->n > 0) {
@@ -318,7 +344,8 @@ push(struct naudit *a, const struct audit_event *ev, uint8_t *env, size_t len)
 	a->q[(a->head + a->n) % NAUDIT_QUEUE_MAX] =
 	    (struct nitem){ .ev = *ev, .env = env, .env_len = len };
 	a->n++;
-	pthread_cond_signal(&a->more);
+	if (!a->gathering || a->n >= NAUDIT_BATCH)
+		pthread_cond_signal(&a->more);
 	pthread_mutex_unlock(&a->mu);
 }
 

@@ -37,6 +37,7 @@
 #define NAUDIT_QUEUE_MAX 1024	/* events waiting for the writer (1.7 MiB) */
 #define NAUDIT_BATCH 256	/* events appended in one transaction, at most */
 #define NAUDIT_SYNC_MS 20	/* the WAL is fsynced at most this often */
+#define NAUDIT_GATHER_MS 5	/* a batch gathers this long (or until full) */
 #define NAUDIT_JOURNAL_MS 50	/* the journal is looked at this often */
 #define NAUDIT_LOOP_BUSY_MS 20	/* the loop's handle waits this long for a
 				   lock, then tries again at a later turn */
