@@ -1144,8 +1144,10 @@ struct verifier {
 	pthread_mutex_t mu;
 	pthread_cond_t go, done;
 	struct vitem *items;
-	size_t a, b;
-	int busy, quit;
+	size_t next, end;	/* items [next, end) not yet claimed */
+	int busy;		/* a batch is posted */
+	int taken;		/* ... and the worker is working on it */
+	int quit;
 };
 
 static void
@@ -1156,6 +1158,21 @@ vcheck(struct vitem *v, size_t a, size_t b)
 		v[i].r = v[i].h == NULL ? KERR_NOMEM :
 		    env_inspect(v[i].h, v[i].msg.p, v[i].msg.len, &v[i].ke);
 	}
+}
+
+/*
+ * Check items until none is left unclaimed: the loop and the worker both
+ * run this on one batch, so neither waits for the other longer than one
+ * check, and if the worker does not get a CPU at all the loop does the
+ * whole batch itself.
+ */
+static void
+vshare(struct vitem *v, size_t *next, size_t end)
+{
+	size_t i;
+
+	while ((i = __atomic_fetch_add(next, 1, __ATOMIC_RELAXED)) < end)
+		vcheck(v, i, i + 1);
 }
 
 static void *
@@ -1169,10 +1186,11 @@ verifier_main(void *arg)
 			pthread_cond_wait(&w->go, &w->mu);
 		if (w->quit)
 			break;
+		w->taken = 1;
 		pthread_mutex_unlock(&w->mu);
-		vcheck(w->items, w->a, w->b);
+		vshare(w->items, &w->next, w->end);
 		pthread_mutex_lock(&w->mu);
-		w->busy = 0;
+		w->busy = w->taken = 0;
 		pthread_cond_signal(&w->done);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -1217,36 +1235,39 @@ verifier_stop(struct node *n)
 }
 
 /*
- * Check the origin signatures of the telegrams this turn received, half on
- * the worker and half here, then handle them in arrival order (so FIFO per
- * link and the group commit are as if they had been handled one by one).
+ * Check the origin signatures of the telegrams this turn received, shared
+ * between the worker and this thread (vshare), then handle them in arrival
+ * order (so FIFO per link and the group commit are as if they had been
+ * handled one by one).
  */
 static void
 vq_flush(struct node *n)
 {
+	struct verifier *w = n->ver;
 	struct vitem *v = n->vq;
-	size_t k = n->n_vq, mid = k;
+	size_t k = n->n_vq;
 	int urgent = 0;
 
 	if (k == 0)
 		return;
-	if (n->ver != NULL && k >= 4) {
-		mid = k / 2;
-		pthread_mutex_lock(&n->ver->mu);
-		n->ver->items = v;
-		n->ver->a = mid;
-		n->ver->b = k;
-		n->ver->busy = 1;
-		pthread_cond_signal(&n->ver->go);
-		pthread_mutex_unlock(&n->ver->mu);
-	}
-	vcheck(v, 0, mid);
-	if (mid < k) {
-		pthread_mutex_lock(&n->ver->mu);
-		while (n->ver->busy)
-			pthread_cond_wait(&n->ver->done, &n->ver->mu);
-		pthread_mutex_unlock(&n->ver->mu);
-	}
+	if (w != NULL && k >= 2) {
+		pthread_mutex_lock(&w->mu);
+		w->items = v;
+		w->next = 0;
+		w->end = k;
+		w->busy = 1;
+		w->taken = 0;
+		pthread_cond_signal(&w->go);
+		pthread_mutex_unlock(&w->mu);
+		vshare(v, &w->next, k);
+		pthread_mutex_lock(&w->mu);
+		if (!w->taken)
+			w->busy = 0;	/* it never started: nothing to wait for */
+		while (w->busy)
+			pthread_cond_wait(&w->done, &w->mu);
+		pthread_mutex_unlock(&w->mu);
+	} else
+		vcheck(v, 0, k);
 	n->n_vq = 0;	/* before handling: a handler may not re-enter */
 	/*
 	 * Highest precedence first, arrival order within one: a FLASH that
