@@ -30,7 +30,7 @@ struct walsync {
 	pthread_cond_t synced;	/* walsync_wait */
 	uint64_t last;		/* the last commit written */
 	uint64_t durable;	/* every commit up to it is on disk */
-	int failed;
+	uint64_t failed;	/* an fdatasync failed: sticky */
 	int stop;
 };
 
@@ -197,26 +197,28 @@ walsync_committed(struct walsync *w)
 	return n;
 }
 
+/* One of w's counters, read under its lock. */
+static uint64_t
+ws_get(struct walsync *w, const uint64_t *v)
+{
+	uint64_t x;
+
+	pthread_mutex_lock(&w->mu);
+	x = *v;
+	pthread_mutex_unlock(&w->mu);
+	return x;
+}
+
 uint64_t
 walsync_last(struct walsync *w)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&w->mu);
-	n = w->last;
-	pthread_mutex_unlock(&w->mu);
-	return n;
+	return ws_get(w, &w->last);
 }
 
 uint64_t
 walsync_durable(struct walsync *w)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&w->mu);
-	n = w->durable;
-	pthread_mutex_unlock(&w->mu);
-	return n;
+	return ws_get(w, &w->durable);
 }
 
 int
@@ -235,10 +237,5 @@ walsync_wait(struct walsync *w, uint64_t n)
 int
 walsync_failed(struct walsync *w)
 {
-	int f;
-
-	pthread_mutex_lock(&w->mu);
-	f = w->failed;
-	pthread_mutex_unlock(&w->mu);
-	return f;
+	return ws_get(w, &w->failed) != 0;
 }
