@@ -7,7 +7,6 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/thread.h"
 #include "lib/walsync.h"
 
 void (*walsync_test_hook)(const char *path);
@@ -125,7 +125,6 @@ walsync_start(struct walsync **out, const char *path, int notify_fd,
     unsigned gap_ms, const char *name, struct kerr *e)
 {
 	struct walsync *w;
-	sigset_t all, old;
 	int rc;
 
 	*out = NULL;
@@ -148,13 +147,7 @@ walsync_start(struct walsync **out, const char *path, int notify_fd,
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->more, NULL);
 	pthread_cond_init(&w->synced, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&w->th, NULL, ws_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
-		pthread_setname_np(w->th, name);
-	if (rc != 0) {
+	if (thread_start(&w->th, ws_main, w, name) != 0) {
 		pthread_cond_destroy(&w->synced);
 		pthread_cond_destroy(&w->more);
 		pthread_mutex_destroy(&w->mu);

@@ -42,6 +42,7 @@
 #include <sodium.h>
 
 #include "lib/log.h"
+#include "lib/thread.h"
 #include "node/admin.h"
 #include "node/api.h"
 #include "audit/ship.h"
@@ -1207,11 +1208,10 @@ verifier_start(struct node *n)
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->go, NULL);
 	pthread_cond_init(&w->done, NULL);
-	if (pthread_create(&w->t, NULL, verifier_main, w) != 0) {
+	if (thread_start(&w->t, verifier_main, w, "kodend-verify") != 0) {
 		free(w);
 		return;
 	}
-	pthread_setname_np(w->t, "kodend-verify");	/* top -H, perf */
 	n->ver = w;
 }
 

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 
 #include "audit/journal.h"
 #include "lib/log.h"
+#include "lib/thread.h"
 #include "lib/walsync.h"
 #include "node/nodeaudit.h"
 #include "node/receipt.h"
@@ -207,7 +207,6 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 {
 	char path[PATH_MAX], wit[PATH_MAX];
 	struct naudit *a;
-	sigset_t all, old;
 	int r;
 
 	*out = NULL;
@@ -216,7 +215,7 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 	 * audit log at all, the baseline of the read path.  Never built
 	 * into build/kodend. */
 	(void)name; (void)key; (void)wake_fd; (void)e; (void)wit; (void)a;
-	(void)all; (void)old; (void)r;
+	(void)r;
 	return 0;
 #endif
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", nodedir,
@@ -260,20 +259,12 @@ naudit_open(struct naudit **out, const char *nodedir, const char *name,
 	}
 	/* the loop tries again later rather than wait for a writer */
 	auditlog_busy_timeout(a->ll, NAUDIT_LOOP_BUSY_MS);
-	/* every signal blocked in the writer: they are the loop's */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&a->th, NULL, writer_main, a);
-	if (r == 0) {
-		a->started = 1;
-		pthread_setname_np(a->th, "audit-writer");
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
+	if (thread_start(&a->th, writer_main, a, "audit-writer") != 0) {
 		naudit_close(a);
 		return kerr_set(e, KERR_NOMEM, "audit: cannot start the "
 		    "writer thread");
 	}
+	a->started = 1;
 	*out = a;
 	return 0;
 }

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/sqlschema.h"
+#include "lib/thread.h"
 #include "lib/walsync.h"
 #include "store/store.h"
 
@@ -745,8 +745,6 @@ int
 store_checkpointer_start(struct store *s, const char *path, struct kerr *e)
 {
 	struct ckpt *ck;
-	sigset_t all, old;
-	int rc;
 
 	if (s->ck != NULL)
 		return 0;
@@ -768,15 +766,7 @@ store_checkpointer_start(struct store *s, const char *path, struct kerr *e)
 	    NULL);
 	pthread_mutex_init(&ck->mu, NULL);
 	pthread_cond_init(&ck->cv, NULL);
-	/* every signal blocked in the thread (it inherits the mask): they
-	 * are the caller's (kodend reads them with signalfd) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&ck->th, NULL, ckpt_main, ck);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
-		pthread_setname_np(ck->th, "store-ckpt");
-	if (rc != 0) {
+	if (thread_start(&ck->th, ckpt_main, ck, "store-ckpt") != 0) {
 		pthread_cond_destroy(&ck->cv);
 		pthread_mutex_destroy(&ck->mu);
 		sqlite3_close(ck->db);
