@@ -90,7 +90,7 @@ for i in $(seq $((RUNS + 10))); do
 done >"$T/ids"
 LAST=$(tail -1 "$T/ids")
 for p in geneva bern; do
-	wait_until $((60 + RUNS / 4)) bash -c "'$KODEN' -d '$T/$p' inbox | grep -q '^${LAST:0:12}'" ||
+	wait_until $((60 + RUNS / 4)) bash -c "'$KODEN' -d '$T/$p' inbox | grep -q '^${LAST:0:16}'" ||
 		{ echo "the telegrams did not reach $p" >&2; exit 1; }
 done
 # the sealed file that `koden open` opens with -d

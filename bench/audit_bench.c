@@ -377,7 +377,7 @@ bench_readpath(const char *dir, int n)
 	buf_init(&env, ENV_MAX);
 	if ((r = tg_parse_draft(&t, draft, strlen(draft), &pol, &e)) != 0)
 		die("draft", r, &e);
-	randombytes_buf(t->id, TG_ID_LEN);
+	tg_new_id(t->id);
 	t->dtg = (uint64_t)time(NULL);
 	if ((r = env_seal(&env, t, me, me, &node->pub, 1, &e)) != 0)
 		die("seal", r, &e);

@@ -464,7 +464,7 @@ seal_draft(struct origin *o, const struct buf *draft, uint64_t serial,
 		}
 	}
 	t->serial = serial;
-	randombytes_buf(t->id, TG_ID_LEN);
+	tg_new_id(t->id);
 	t->dtg = (uint64_t)time(NULL);
 	buf_init(env, ENV_MAX);
 	if ((r = env_seal(env, t, o->me, o->me, rcpt, n, &e)) != 0)

@@ -136,7 +136,7 @@ id_hash(const uint8_t id[16])
 {
 	uint64_t h;
 
-	memcpy(&h, id, 8);	/* ids are random */
+	memcpy(&h, id + 8, 8);	/* random (the first 6 bytes are a time) */
 	return h;
 }
 
@@ -984,7 +984,7 @@ seal_worker(void *arg)
 		rcpt[1] = re->pk;
 		pthread_mutex_unlock(&o->mu);
 		tg->serial = j->serial[k] % TG_SERIAL_MAX + 1;
-		randombytes_buf(tg->id, TG_ID_LEN);
+		tg_new_id(tg->id);
 		tg->dtg = (uint64_t)time(NULL);
 		buf_init(&t->env, ENV_MAX);
 		if ((r = env_seal(&t->env, tg, o->key, o->key, rcpt, 2, &e)) != 0 ||

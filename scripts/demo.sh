@@ -92,15 +92,15 @@ for p in WASHINGTON GENEVA hq; do
 done
 
 step "BEIJING reads the FLASH; the NODIS opens only with Ambassador YAMADA's key"
-run "$KODEN" -d "$D/BEIJING" read "${T1:0:8}"
-run "$KODEN" -d "$D/WASHINGTON" read "${T5:0:8}" || echo "(exit $?: the post's own key cannot open it)"
-run "$KODEN" -d "$D/WASHINGTON" read "${T5:0:8}" -i "$D/yamada.key"
+run "$KODEN" -d "$D/BEIJING" read "${T1:0:16}"
+run "$KODEN" -d "$D/WASHINGTON" read "${T5:0:16}" || echo "(exit $?: the post's own key cannot open it)"
+run "$KODEN" -d "$D/WASHINGTON" read "${T5:0:16}" -i "$D/yamada.key"
 sleep 1
 
 step "Signed receipts back at the origin: delivered, then read"
-run "$KODEN" -d "$D/hq" status "${T1:0:8}"
-run "$KODEN" -d "$D/hq" status "${T5:0:8}"
-run "$KODEN" -d "$D/GENEVA" status "${T4:0:8}"
+run "$KODEN" -d "$D/hq" status "${T1:0:16}"
+run "$KODEN" -d "$D/hq" status "${T5:0:16}"
+run "$KODEN" -d "$D/GENEVA" status "${T4:0:16}"
 
 step "The audit log: HQ knows who read the FLASH and the NODIS, from the posts' shipped logs"
 wait_for 10 sh -c "'$KODEN' -d '$D/hq' audit who-read $T5 | grep -q 'T. YAMADA'"

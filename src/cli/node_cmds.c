@@ -211,7 +211,7 @@ cmd_send(int argc, char **argv)
 		if (rd_u64(&rd, &t->serial) != 0 || t->serial > TG_SERIAL_MAX)
 			t->serial = 0;	/* past 999999: unnumbered */
 	}
-	randombytes_buf(t->id, TG_ID_LEN);
+	tg_new_id(t->id);
 	tg_id_hex(idhex, t->id);
 	t->dtg = (uint64_t)time(NULL);
 	if ((r = env_seal(&env, t, me, me, rcpt, n, &e)) != 0) {
@@ -348,7 +348,7 @@ cmd_inbox(int argc, char **argv)
 		r = cli_fail(EX_FAIL, "malformed answer from kodend");
 		goto out;
 	}
-	printf("%-12s %-10s %-14s %-12s %-4s %s\n", "ID", "PRECEDENCE", "DTG",
+	printf("%-16s %-10s %-14s %-12s %-4s %s\n", "ID", "PRECEDENCE", "DTG",
 	    "FROM", "", "CLASSIFICATION / SUBJECT");
 	for (uint16_t i = 0; i < k; i++) {
 		uint8_t id[16], prec, opened;
@@ -366,14 +366,14 @@ cmd_inbox(int argc, char **argv)
 			goto out;
 		}
 		tg_id_hex(hex, id);
-		hex[12] = '\0';
+		hex[16] = '\0';	/* the time and 16 random bits */
 		tg_format_dtg(d, dtg);
 		if (opened)
-			printf("%-12s %-10s %-14s %-12s %-4s %s%s%s / %s\n", hex,
+			printf("%-16s %-10s %-14s %-12s %-4s %s%s%s / %s\n", hex,
 			    tg_prec_name(prec), d, origin, rd_at ? "" : "new",
 			    cls, cap[0] ? " " : "", cap, subj);
 		else
-			printf("%-12s %-10s %-14s %-12s %-4s (restricted: named "
+			printf("%-16s %-10s %-14s %-12s %-4s (restricted: named "
 			    "persons only; open with koden read ID -i KEY)\n",
 			    hex, tg_prec_name(prec), d, origin,
 			    rd_at ? "" : "new");

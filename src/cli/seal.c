@@ -122,7 +122,7 @@ cmd_seal(int argc, char **argv)
 		    kerr_msg(&e, r));
 		goto out;
 	}
-	randombytes_buf(t->id, TG_ID_LEN);
+	tg_new_id(t->id);
 	t->dtg = (uint64_t)time(NULL);
 	tg_id_hex(idhex, t->id);
 	if ((r = cli_load_identity(&drafter, idfile, pass_file)) != EX_OK)

@@ -234,7 +234,8 @@ find_id(struct node *n, struct conn *c, const uint8_t *p, size_t len,
 	}
 	if (store_env_find(n->st, prefix, id, &found, &e) != 0 || found != 1) {
 		reply_err(c, KERR_INVALID, found == 2 ? "'%s' matches more than "
-		    "one telegram: give more digits" : e.msg[0] ? "%s" :
+		    "one telegram: give more digits (an id begins with the time "
+		    "it was sealed)" : e.msg[0] ? "%s" :
 		    "no telegram with id '%s' here", e.msg[0] ? e.msg : prefix);
 		free(prefix);
 		return -1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -754,4 +755,17 @@ tg_id_hex(char out[static TG_ID_HEX], const uint8_t id[static TG_ID_LEN])
 		out[2 * i + 1] = hex[id[i] & 15];
 	}
 	out[2 * TG_ID_LEN] = '\0';
+}
+
+void
+tg_new_id(uint8_t id[static TG_ID_LEN])
+{
+	struct timespec ts;
+	uint64_t ms = 0;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec > 0)
+		ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (int i = 0; i < 6; i++)
+		id[i] = (uint8_t)(ms >> (40 - 8 * i));
+	randombytes_buf(id + 6, TG_ID_LEN - 6);
 }

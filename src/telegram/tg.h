@@ -59,7 +59,7 @@ struct tg_policy {
 };
 
 struct tg {
-	uint8_t id[TG_ID_LEN];		/* random, assigned at sealing */
+	uint8_t id[TG_ID_LEN];		/* tg_new_id(), assigned at sealing */
 	uint64_t dtg;			/* date-time group, Unix seconds UTC, set at sealing */
 	uint64_t serial;		/* origin post's serial, 0 = unnumbered */
 	char *origin;			/* FROM */
@@ -139,5 +139,11 @@ int tg_prec_parse(const char *s);	/* enum tg_prec or 0 */
 /* "291702Z NOV 26" for the date-time group t (UTC). */
 void tg_format_dtg(char out[static 32], uint64_t t);
 void tg_id_hex(char out[static TG_ID_HEX], const uint8_t id[static TG_ID_LEN]);
+/*
+ * A new telegram id: the sealing time in milliseconds since the epoch, 48 bits
+ * big-endian, then 80 random bits (docs/telegram.md, "Telegram id").  Ids
+ * sealed later sort later, so every index keyed by id grows at its end.
+ */
+void tg_new_id(uint8_t id[static TG_ID_LEN]);
 
 #endif

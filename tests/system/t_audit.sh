@@ -35,7 +35,7 @@ mkdraft "$T/d2" WASHINGTON GENEVA "" IMMEDIATE SECRET "For Yamada" "K. SATO" \
 NID=$("$KODEN" -d "$W" send -i "$T/K. SATO.key" "$T/d2" 2>"$T/err")
 [[ $NID =~ ^[0-9a-f]{32}$ ]] && ok "WASHINGTON sends a NODIS telegram" ||
 	not_ok "NODIS send: $(cat "$T/err")"
-wait_until 20 bash -c "[ \$('$KODEN' -d '$G' inbox 2>/dev/null | grep -c '^${ID:0:12}\|^${NID:0:12}') -eq 2 ]" ||
+wait_until 20 bash -c "[ \$('$KODEN' -d '$G' inbox 2>/dev/null | grep -c '^${ID:0:16}\|^${NID:0:16}') -eq 2 ]" ||
 	not_ok "GENEVA did not receive both"
 
 expect_exit 0 "GENEVA reads the telegram" "$KODEN" -d "$G" read "$ID"

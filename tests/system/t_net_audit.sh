@@ -56,7 +56,7 @@ if wait_until 15 sh -c "\"$KODEN\" -d \"$W\" status $id | grep -q delivered"; th
 else
 	not_ok "not delivered"
 fi
-"$KODEN" -d "$B" read "${id:0:10}" >"$T/out" 2>"$T/err"
+"$KODEN" -d "$B" read "${id:0:16}" >"$T/out" 2>"$T/err"
 grep -q "Audit trail" "$T/out" && ok "BEIJING reads it" || not_ok "read: $(cat "$T/err")"
 
 # the read reaches HQ within a few seconds (shipped on the channel)
@@ -107,8 +107,8 @@ sleep 0.5
 mkdraft "$T/d3" WASHINGTON BEIJING "" FLASH SECRET "While locked" "K. SATO"
 t0=$(date +%s%N)
 id3=$("$KODEN" -d "$W" send -i "$T/K. SATO.key" "$T/d3" 2>"$T/err")
-"$KODEN" -d "$B" read "${id3:0:10}" >/dev/null 2>&1 ||
-	wait_until 5 sh -c "\"$KODEN\" -d \"$B\" read ${id3:0:10} >/dev/null 2>&1"
+"$KODEN" -d "$B" read "${id3:0:16}" >/dev/null 2>&1 ||
+	wait_until 5 sh -c "\"$KODEN\" -d \"$B\" read ${id3:0:16} >/dev/null 2>&1"
 if wait_until 10 sh -c "\"$KODEN\" -d \"$W\" status $id3 | grep -q 'read '"; then
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	[ "$ms" -lt 3000 ] &&
@@ -137,7 +137,7 @@ grep -q BEIJING "$T/who" && grep -q decrypt "$T/who" &&
 	not_ok "who-read after the wipe: $(cat "$T/who")"
 since=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
 "$KODEN" -d "$HQ" audit reads --node BEIJING --since "$since" >"$T/reads" 2>&1
-grep -q "${id:0:10}" "$T/reads" && ok "audit reads --node BEIJING --since lists the read" ||
+grep -q "${id:0:16}" "$T/reads" && ok "audit reads --node BEIJING --since lists the read" ||
 	not_ok "audit reads: $(cat "$T/reads")"
 
 # --- a proof anyone with HQ's key can check ----------------------------------

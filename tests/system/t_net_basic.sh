@@ -72,17 +72,17 @@ for t in $sent; do
 		d=$(dir "$a")
 		case ${TO[$t]} in *" $a "*) p=${PREC[$t]} ;; *) p=${IPREC[$t]} ;; esac
 		"$KODEN" -d "$d" inbox >"$T/out" 2>"$T/err"
-		lines=$(grep -c "^${ID[$t]:0:12} " "$T/out")
-		line=$(grep "^${ID[$t]:0:12} " "$T/out")
+		lines=$(grep -c "^${ID[$t]:0:16} " "$T/out")
+		line=$(grep "^${ID[$t]:0:16} " "$T/out")
 		if [ "$lines" -eq 1 ] &&
-			echo "$line" | grep -q "^[0-9a-f]\{12\} $p .* new  ${CLS[$t]} / ${SUBJ[$t]}\$"; then
+			echo "$line" | grep -q "^[0-9a-f]\{16\} $p .* new  ${CLS[$t]} / ${SUBJ[$t]}\$"; then
 			ok "$t: $a's inbox lists it once, new, $p ${CLS[$t]} / ${SUBJ[$t]}"
 		else
 			not_ok "$t: $a's inbox has $lines line(s) for it: $line"
 		fi
 	done
 	from=$(basename "${FROMD[$t]}")
-	if "$KODEN" -d "${FROMD[$t]}" inbox | grep -q "^${ID[$t]:0:12} "; then
+	if "$KODEN" -d "${FROMD[$t]}" inbox | grep -q "^${ID[$t]:0:16} "; then
 		not_ok "$t: the origin's own inbox lists it"
 	else
 		ok "$t: the origin's inbox does not list it"
@@ -103,7 +103,7 @@ done
 # read at every addressee; the status goes to read
 for t in $sent; do
 	for a in ${ADDR[$t]}; do
-		"$KODEN" -d "$(dir "$a")" read "${ID[$t]:0:8}" >"$T/out" 2>"$T/err"
+		"$KODEN" -d "$(dir "$a")" read "${ID[$t]:0:16}" >"$T/out" 2>"$T/err"
 		rc=$?
 		if [ $rc -eq 0 ] && grep -q "^1\. ${SUBJ[$t]}\.\$" "$T/out" &&
 			grep -q "signatures verified" "$T/err"; then
@@ -119,10 +119,10 @@ for t in $sent; do
 		"$KODEN" -d "${FROMD[$t]}" status "${ID[$t]}" | sed 's/^/#   /'
 	fi
 done
-"$KODEN" -d "$B" inbox | grep -q "^${ID[t1]:0:12} .* [A-Z]\{4,\} *  *SECRET / " &&
-	! "$KODEN" -d "$B" inbox | grep "^${ID[t1]:0:12} " | grep -q " new " &&
+"$KODEN" -d "$B" inbox | grep -q "^${ID[t1]:0:16} .* [A-Z]\{4,\} *  *SECRET / " &&
+	! "$KODEN" -d "$B" inbox | grep "^${ID[t1]:0:16} " | grep -q " new " &&
 	ok "after read, the inbox no longer marks it new" ||
-	not_ok "inbox after read: $("$KODEN" -d "$B" inbox | grep "^${ID[t1]:0:12} ")"
+	not_ok "inbox after read: $("$KODEN" -d "$B" inbox | grep "^${ID[t1]:0:16} ")"
 
 # --- NODIS for a named person -------------------------------------------------
 mkdraft "$T/nodis" BEIJING WASHINGTON "" IMMEDIATE SECRET "Eyes only" "L. WEI" \
@@ -133,22 +133,22 @@ NID=$("$KODEN" -d "$B" send -i "$T/L. WEI.key" "$T/nodis" 2>"$T/err")
 wait_until 20 all_in_state delivered "$B" "$NID" &&
 	ok "NODIS: status delivered at WASHINGTON" || not_ok "NODIS: not delivered"
 "$KODEN" -d "$W" inbox >"$T/out"
-grep "^${NID:0:12} " "$T/out" | grep -q "(restricted: named persons only" &&
+grep "^${NID:0:16} " "$T/out" | grep -q "(restricted: named persons only" &&
 	ok "NODIS: WASHINGTON's inbox lists it as restricted" ||
-	not_ok "NODIS: inbox line: $(grep "^${NID:0:12} " "$T/out")"
-grep "^${NID:0:12} " "$T/out" | grep -q "Eyes only" &&
+	not_ok "NODIS: inbox line: $(grep "^${NID:0:16} " "$T/out")"
+grep "^${NID:0:16} " "$T/out" | grep -q "Eyes only" &&
 	not_ok "NODIS: the inbox shows the subject to the node" ||
 	ok "NODIS: the inbox does not show the subject"
-expect_exit 4 "NODIS: read without -i fails" "$KODEN" -d "$W" read "${NID:0:8}"
+expect_exit 4 "NODIS: read without -i fails" "$KODEN" -d "$W" read "${NID:0:16}"
 expect_err "named persons only" "NODIS: the refusal says it is for named persons"
 [ ! -s "$T/out" ] && ok "NODIS: nothing printed without a key" || not_ok "NODIS: printed text without a key"
 expect_exit 4 "NODIS: read with another person's key (K. SATO) fails" \
-	"$KODEN" -d "$W" read "${NID:0:8}" -i "$T/K. SATO.key"
+	"$KODEN" -d "$W" read "${NID:0:16}" -i "$T/K. SATO.key"
 expect_err "not addressed to this key" "NODIS: the refusal says not addressed to this key"
 all_in_state delivered "$B" "$NID" && ok "NODIS: failed reads leave the status delivered" ||
 	not_ok "NODIS: status after failed reads: $(states "$B" "$NID")"
 expect_exit 0 "NODIS: T. YAMADA reads it with -i" \
-	"$KODEN" -d "$W" read "${NID:0:8}" -i "$T/T. YAMADA.key"
+	"$KODEN" -d "$W" read "${NID:0:16}" -i "$T/T. YAMADA.key"
 expect_out "^1\. Eyes only\.$" "NODIS: T. YAMADA sees the text"
 expect_out "NODIS" "NODIS: the rendered telegram carries the caption"
 wait_until 20 all_in_state read "$B" "$NID" &&

@@ -172,7 +172,7 @@ for s in $SITES; do
 	fi
 	lim=$((want < 500 ? want : 500))
 	if [ "$shown" -eq "$lim" ] && [ "$(sort -u "$T/cli.$s" | wc -l)" -eq "$shown" ] &&
-		[ -z "$(comm -23 <(sort "$T/cli.$s") <(cut -c1-12 "$T/want.$s" | sort))" ]; then
+		[ -z "$(comm -23 <(sort "$T/cli.$s") <(cut -c1-16 "$T/want.$s" | sort))" ]; then
 		ok "$s: koden inbox lists $shown telegrams (of $want; it shows at most 500), each once, all sent to $s"
 	else
 		not_ok "$s: koden inbox lists $shown lines ($(sort -u "$T/cli.$s" | wc -l) distinct), wanted $lim"

@@ -71,11 +71,11 @@ case_() {
 		not_ok "$fault: $bad duplicate(s) in GENEVA's inbox"
 	for i in 1 2 3 4; do
 		id=${ids[i - 1]}
-		in=$("$KODEN" -d "$G" inbox | grep -c "^${id:0:12} ")
+		in=$("$KODEN" -d "$G" inbox | grep -c "^${id:0:16} ")
 		case $delivered in
 		*" $i "*)
 			[ "$in" = 1 ] || { errs=1; not_ok "$fault: telegram $i is listed $in times at GENEVA"; }
-			"$KODEN" -d "$G" read "${id:0:12}" >"$T/out" 2>"$T/err" &&
+			"$KODEN" -d "$G" read "${id:0:16}" >"$T/out" 2>"$T/err" &&
 				grep -q "^1\. Relay $fault $i\.$" "$T/out" ||
 				{ errs=1; not_ok "$fault: telegram $i does not open intact at GENEVA: $(cat "$T/err")"; }
 			wait_until 10 all_in_state read "$W" "$id" ||

@@ -1862,6 +1862,39 @@ test_format_dtg(void **state)
 	}
 }
 
+/* The id starts with the sealing time in ms and sorts in sealing order. */
+static void
+test_new_id(void **state)
+{
+	uint8_t a[TG_ID_LEN], b[TG_ID_LEN];
+	struct timespec t0, t1, pause = { 0, 2000000 };
+	uint64_t ms = 0, lo, hi;
+	int tails_differ = 0;
+
+	(void)state;
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &t0), 0);
+	tg_new_id(a);
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &t1), 0);
+	for (int i = 0; i < 6; i++)
+		ms = ms << 8 | a[i];
+	lo = (uint64_t)t0.tv_sec * 1000 + (uint64_t)t0.tv_nsec / 1000000;
+	hi = (uint64_t)t1.tv_sec * 1000 + (uint64_t)t1.tv_nsec / 1000000;
+	assert_true(ms >= lo && ms <= hi);
+
+	/* 2 ms later: a later time, so a greater id */
+	nanosleep(&pause, NULL);
+	tg_new_id(b);
+	assert_true(memcmp(a, b, TG_ID_LEN) < 0);
+
+	/* the 80 bits after the time are random: two in a row differ */
+	for (int i = 0; i < 8 && !tails_differ; i++) {
+		tg_new_id(a);
+		tg_new_id(b);
+		tails_differ = memcmp(a + 6, b + 6, TG_ID_LEN - 6) != 0;
+	}
+	assert_true(tails_differ);
+}
+
 static void
 test_id_and_prec(void **state)
 {
@@ -1965,6 +1998,7 @@ main(void)
 		cmocka_unit_test(test_render_wraps),
 		cmocka_unit_test(test_format_dtg),
 		cmocka_unit_test(test_id_and_prec),
+		cmocka_unit_test(test_new_id),
 		cmocka_unit_test(test_bidi_controls),
 	};
 
