@@ -141,7 +141,7 @@ void tg_format_dtg(char out[static 32], uint64_t t);
 void tg_id_hex(char out[static TG_ID_HEX], const uint8_t id[static TG_ID_LEN]);
 /*
  * A new telegram id: the sealing time in milliseconds since the epoch, 48 bits
- * big-endian, then 80 random bits (docs/telegram.md, "Telegram id").  Ids
+ * big-endian, then 80 random bits (docs/format.md, "Telegram id").  Ids
  * sealed later sort later, so every index keyed by id grows at its end.
  */
 void tg_new_id(uint8_t id[static TG_ID_LEN]);

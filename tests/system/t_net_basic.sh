@@ -124,6 +124,22 @@ done
 	ok "after read, the inbox no longer marks it new" ||
 	not_ok "inbox after read: $("$KODEN" -d "$B" inbox | grep "^${ID[t1]:0:16} ")"
 
+# ids begin with their sealing time: t1 and t2, sealed a moment apart, share
+# their first digits, and HQ (which holds both) says a prefix common to both
+# is ambiguous rather than picking one
+a=${ID[t1]} b=${ID[t2]} k=0
+while [ $k -lt 32 ] && [ "${a:k:1}" = "${b:k:1}" ]; do k=$((k + 1)); done
+if [ $k -ge 4 ]; then
+	"$KODEN" -d "$HQ" read "${a:0:k}" >"$T/out" 2>"$T/err"
+	rc=$?
+	[ $rc -ne 0 ] && grep -q "'${a:0:k}' matches more than one telegram: give more digits" "$T/err" &&
+		[ ! -s "$T/out" ] &&
+		ok "a prefix two telegrams share (${a:0:k}) is refused as ambiguous" ||
+		not_ok "ambiguous prefix ${a:0:k}: exit $rc, $(head -2 "$T/err")"
+else
+	not_ok "t1 and t2, sealed seconds apart, share only $k leading hex digits: $a $b"
+fi
+
 # --- NODIS for a named person -------------------------------------------------
 mkdraft "$T/nodis" BEIJING WASHINGTON "" IMMEDIATE SECRET "Eyes only" "L. WEI" \
 	"CAPTION: NODIS" "PERSONS: T. YAMADA"
