@@ -382,9 +382,9 @@ send_ack(struct post *p, uint8_t kind, const uint8_t id[16], const char *by,
 }
 
 /*
- * The addressee's DELIVERED receipt for a telegram it received, signed with
- * its node key, as node_queue_receipt() makes it; sent at the telegram's
- * precedence (ROUTINE here).
+ * The addressee by's DELIVERED receipt for the envelope env, signed with its
+ * node key as node_queue_receipt() makes it, appended to out.  send_receipt
+ * sends it at the telegram's precedence (ROUTINE here).
  */
 static int
 make_receipt(struct buf *out, const struct post *by, const uint8_t id[16],

@@ -1,7 +1,6 @@
 /*
  * The fdatasync thread of one file (walsync.h).
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -61,6 +60,16 @@ ws_sync(struct walsync *w)
 	return 0;
 }
 
+/* Wake the event loop waiting on notify_fd: durable moved, or the end. */
+static void
+ws_notify(const struct walsync *w)
+{
+	uint64_t one = 1;
+
+	if (w->notify_fd >= 0)
+		(void)!write(w->notify_fd, &one, sizeof(one));
+}
+
 static void *
 ws_main(void *arg)
 {
@@ -87,21 +96,13 @@ ws_main(void *arg)
 		w->durable = target;
 		pthread_cond_broadcast(&w->synced);
 		pthread_mutex_unlock(&w->mu);
-		if (w->notify_fd >= 0) {
-			uint64_t one = 1;
-
-			(void)!write(w->notify_fd, &one, sizeof(one));
-		}
+		ws_notify(w);
 		if (w->gap_ms > 0 && !w->stop)
 			usleep(w->gap_ms * 1000);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
-	if (w->notify_fd >= 0) {
-		uint64_t one = 1;
-
-		(void)!write(w->notify_fd, &one, sizeof(one));
-	}
+	ws_notify(w);
 	return NULL;
 }
 

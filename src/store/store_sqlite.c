@@ -13,7 +13,6 @@
  * stored value exceeds it.  Only meta u64 values are stored bit-cast, so that
  * any uint64_t round-trips.
  */
-#define _GNU_SOURCE	/* pthread_setname_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
