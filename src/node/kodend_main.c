@@ -12,7 +12,7 @@
 #include <sodium.h>
 
 #include "lib/log.h"
-#include "node/node.h"
+#include "node/node_int.h"
 
 static const char usage[] =
     "usage: kodend -d NODEDIR [-f] [--syslog] [-v]\n"

@@ -14,12 +14,11 @@
 #include "lib/log.h"
 #include "node/admin.h"
 #include "node/api.h"
-#include "node/node.h"
+#include "node/node_int.h"
 #include "node/nodeaudit.h"
 #include "node/receipt.h"
 #include "telegram/envelope.h"
 
-#define HQ_LINK "@hq"
 #define INBOX_MAX 500
 
 /* Frame a reply: u32 length | u8 status | body. */
@@ -79,15 +78,6 @@ reply_later(struct node *n, struct conn *c, const struct buf *body)
 	buf_free(&out);
 }
 
-static const struct roster_entry *
-site(const struct node *n, const char *name)
-{
-	const struct roster_entry *re = roster_find(&n->roster, name);
-
-	return re && !re->revoked && (re->kind == ROSTER_POST ||
-	    re->kind == ROSTER_HQ) ? re : NULL;
-}
-
 static void
 api_send(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 {
@@ -125,7 +115,7 @@ api_send(struct node *n, struct conn *c, const uint8_t *p, size_t len)
 		goto out;
 	}
 	for (size_t i = 0; i < h->n_addr; i++) {
-		if (site(n, h->addr[i].name) == NULL) {
+		if (node_roster_site(n, h->addr[i].name) == NULL) {
 			reply_err(c, KERR_INVALID, "unknown addressee %s: not "
 			    "a post in the roster", h->addr[i].name);
 			goto out;

@@ -44,6 +44,14 @@ enum wire_type {
 	WIRE_AUDIT_ACK = 9,	/* HQ -> post: u8 result, u64 acked, HQ's head */
 };
 
+/* WIRE_AUDIT_ACK: its result byte, and the bytes before HQ's head. */
+enum wire_audit_result {
+	WIRE_AUDIT_ACCEPTED = 0,	/* the batch is in HQ's log */
+	WIRE_AUDIT_REFUSED = 1,		/* the batch failed HQ's checks */
+	WIRE_AUDIT_HEAD_ONLY = 2,	/* no batch: HQ's head alone */
+};
+#define WIRE_AUDIT_ACK_HDR 9	/* u8 result | u64 acked */
+
 struct wire_rec {
 	uint8_t type;
 	uint8_t prec;

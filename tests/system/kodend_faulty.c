@@ -35,7 +35,6 @@ fault(struct node *n, struct conn *c, const char *link,
     const struct store_qitem *it, struct buf *blob, int *send)
 {
 	struct kerr e = { "" };
-	int found;
 
 	count++;
 	if (count == 1 && buf_put(&first, blob->p, blob->len) != 0)
@@ -49,8 +48,7 @@ fault(struct node *n, struct conn *c, const char *link,
 		    at + 1, link);
 		*send = 0;
 		/* both are acknowledged by the post; keep the queue honest */
-		if (node_txn(n, &e) != 0 ||
-		    store_q_del(n->st, link, it, &found, &e) != 0)
+		if (node_test_dequeue(n, link, it, &e) != 0)
 			abort();
 		return;
 	}
@@ -61,8 +59,7 @@ fault(struct node *n, struct conn *c, const char *link,
 		log_warn("FAULT: altered telegram %lu to %s", count, link);
 	} else if (strcmp(kind, "drop") == 0) {
 		*send = 0;
-		if (node_txn(n, &e) != 0 ||
-		    store_q_del(n->st, link, it, &found, &e) != 0)
+		if (node_test_dequeue(n, link, it, &e) != 0)
 			abort();
 		log_warn("FAULT: dropped telegram %lu to %s", count, link);
 	} else if (strcmp(kind, "replay") == 0) {
@@ -74,8 +71,7 @@ fault(struct node *n, struct conn *c, const char *link,
 			abort();
 		held_prec = it->prec;
 		*send = 0;
-		if (node_txn(n, &e) != 0 ||
-		    store_q_del(n->st, link, it, &found, &e) != 0)
+		if (node_test_dequeue(n, link, it, &e) != 0)
 			abort();
 	}
 }
