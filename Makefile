@@ -40,7 +40,7 @@ CLI_OBJ = $(CLI_SRC:%.c=$(B)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HELP_OBJ = $(UNIT_HELP:%.c=$(B)/%.o)
 
-.PHONY: all deps test check fuzz fuzz-run bench bench-audit demo demo-seal clean
+.PHONY: all deps test check depcheck fuzz fuzz-run bench bench-audit demo demo-seal clean
 all: $(B)/koden $(B)/kodend $(B)/koden-vpn $(B)/libkoden.a
 
 $(B)/%.o: %.c
@@ -116,7 +116,14 @@ test: deps
 check: deps
 	$(Q)$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" tests
+	$(Q)python3 scripts/depcheck.py --src src --obj build-asan/src
 	$(Q)B=build-asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 tests/run.sh
+
+# The dependency direction: lib <- crypto <- telegram <- store <- audit <-
+# node <- cli, vpn on lib and crypto, no circles between files
+# (docs/architecture.md).  Read from the includes and the objects' symbols.
+depcheck: all
+	$(Q)python3 scripts/depcheck.py --src src --obj $(B)/src
 
 # libFuzzer targets: clang only.  Library built again with coverage.
 FUZZ_CFLAGS = -fsanitize=fuzzer-no-link,address,undefined
