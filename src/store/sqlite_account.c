@@ -4,6 +4,7 @@
  * each origin's contiguous high-water mark, and the gaps above it
  * (docs/store.md, "Accounting").
  */
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -145,7 +146,8 @@ store_in_later_lower(struct store *s, const char *origin, uint64_t after,
 	return r;
 }
 
-/* One integer from a one-row aggregate over (origin, bound). */
+/* One integer from a one-row aggregate over (origin, bound): ST_IN_MAX or
+ * ST_IN_OLDEST. */
 static int
 in_agg(struct store *s, int id, const char *origin, uint64_t bound,
     uint64_t *v, struct kerr *e)
@@ -153,6 +155,7 @@ in_agg(struct store *s, int id, const char *origin, uint64_t bound,
 	sqlite3_stmt *st = s->st[id];
 	int r;
 
+	assert(id == ST_IN_MAX || id == ST_IN_OLDEST);
 	*v = 0;
 	if ((b_text(st, 1, origin) |
 	    (id == ST_IN_OLDEST ? b_int(st, 2, (int64_t)bound) : 0)) !=

@@ -13,6 +13,9 @@
 #include "lib/err.h"
 #include "store/sqlite_int.h"
 
+/* Bytes of an enrolment token's hash (store.h: hash[static 32]). */
+#define ENROL_HASH 32
+
 static int
 member_row(sqlite3_stmt *st, struct store_member *m, struct kerr *e,
     const char *op)
@@ -144,7 +147,7 @@ out:
 
 int
 store_enrol_add(struct store *s, const char *name,
-    const uint8_t hash[static 32], uint64_t expires, struct kerr *e)
+    const uint8_t hash[static ENROL_HASH], uint64_t expires, struct kerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_ENROL_ADD];
 	int r;
@@ -152,7 +155,7 @@ store_enrol_add(struct store *s, const char *name,
 	if ((r = sqlite_name_check("enrolment name", name, 0, e)) != 0 ||
 	    (r = range_check("expiry", expires, e)) != 0)
 		return r;
-	if ((b_text(st, 1, name) | b_blob(st, 2, hash, 32) |
+	if ((b_text(st, 1, name) | b_blob(st, 2, hash, ENROL_HASH) |
 	    b_int(st, 3, (int64_t)expires)) != SQLITE_OK)
 		r = dberr(s, e, "enrolment add");
 	else if ((r = step(s, st, e, "enrolment add")) > 0)
@@ -163,11 +166,11 @@ store_enrol_add(struct store *s, const char *name,
 
 int
 store_enrol_use(struct store *s, const char *name,
-    const uint8_t hash[static 32], uint64_t now, int *ok,
+    const uint8_t hash[static ENROL_HASH], uint64_t now, int *ok,
     struct kerr *e)
 {
 	sqlite3_stmt *st;
-	uint8_t stored[32];
+	uint8_t stored[ENROL_HASH];
 	int own, r, match = 0;
 
 	*ok = 0;
@@ -181,7 +184,7 @@ store_enrol_use(struct store *s, const char *name,
 	else if ((r = step(s, st, e, "enrolment use")) == 1) {
 		if ((r = sqlite_col_fixed(st, 0, stored, sizeof(stored), e,
 		    "enrolment use")) == 0) {
-			match = sodium_memcmp(stored, hash, 32) == 0 &&
+			match = sodium_memcmp(stored, hash, ENROL_HASH) == 0 &&
 			    sqlite3_column_type(st, 2) == SQLITE_NULL &&
 			    now < col_u64(st, 1);
 		}

@@ -11,6 +11,9 @@
 #include "lib/err.h"
 #include "store/sqlite_int.h"
 
+/* The shortest id prefix store_env_find takes, in hex digits (store.h). */
+#define ID_PREFIX_MIN 4
+
 int
 store_env_put(struct store *s, const uint8_t id[static STORE_ID],
     const char *origin, uint64_t time, const uint8_t *env, size_t len,
@@ -99,10 +102,10 @@ store_env_find(struct store *s, const char *hex_prefix,
 	if (hex_prefix == NULL)
 		return kerr_set(e, KERR_INVALID, "store: no id prefix");
 	n = strnlen(hex_prefix, 2 * STORE_ID + 1);
-	if (n < 4 || n > 2 * STORE_ID)
+	if (n < ID_PREFIX_MIN || n > 2 * STORE_ID)
 		return kerr_set(e, KERR_INVALID, "store: id prefix \"%.*s\" "
-		    "must have 4 to %d hex digits", (int)n, hex_prefix,
-		    2 * STORE_ID);
+		    "must have %d to %d hex digits", (int)n, hex_prefix,
+		    ID_PREFIX_MIN, 2 * STORE_ID);
 	/* The ids starting with the prefix are exactly those in [lo, hi]. */
 	memset(lo, 0x00, sizeof(lo));
 	memset(hi, 0xff, sizeof(hi));

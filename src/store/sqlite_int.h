@@ -44,9 +44,14 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "store/store.h"
+#include "telegram/tg.h"
 
-#define PREC_MIN 1
-#define PREC_MAX 4
+/* The store's ids and names are the telegram ids and the post and person
+ * names the node gives it. */
+_Static_assert(STORE_ID == TG_ID_LEN, "a store id is a telegram id");
+_Static_assert(STORE_NAME_MAX >= TG_POST_MAX &&
+    STORE_NAME_MAX >= TG_PERSON_MAX, "a store name holds any post or person");
+
 #define BUSY_TIMEOUT_MS 5000
 
 /*
@@ -188,7 +193,7 @@ range_check(const char *what, uint64_t v, struct kerr *e)
 static inline int
 prec_check(uint8_t prec, struct kerr *e)
 {
-	if (prec < PREC_MIN || prec > PREC_MAX)
+	if (prec < TG_ROUTINE || prec > TG_FLASH)
 		return kerr_set(e, KERR_INVALID,
 		    "store: precedence %u is not 1 (ROUTINE) .. 4 (FLASH)",
 		    prec);
