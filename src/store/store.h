@@ -1,7 +1,8 @@
 /*
  * The node's storage, behind one narrow interface (DESIGN.md "Storage").
- * The SQLite implementation (store_sqlite.c) is the embedded default; a
- * PostgreSQL one can be added for HQ without touching delivery code.
+ * The SQLite implementation (sqlite_*.c, sharing sqlite_int.h) is the
+ * embedded default; a PostgreSQL one can be added for HQ without touching
+ * delivery code.
  *
  * The store never parses a telegram: envelopes, receipts and the roster are
  * opaque blobs keyed by what the node tells it.
