@@ -171,7 +171,11 @@ struct cli_event_out {
 	int json;
 	uint64_t n;		/* events printed so far */
 };
-/* An audit_query callback: print ev to stdout.  ctx is a cli_event_out. */
+/*
+ * Print ev to stdout.  The callback handed to audit_query, which calls it
+ * once per matching entry in log order; check-proof calls it once for the
+ * proven entry.  ctx is a struct cli_event_out.
+ */
 int cli_event_print(void *ctx, const struct audit_event *ev);
 /* s as a JSON string, quoted and escaped. */
 void cli_json_str(FILE *f, const char *s);
@@ -185,7 +189,10 @@ void cli_time_fmt(char *out, size_t n, uint64_t ns);
  */
 int cli_log_open(const struct cli_ctx *ctx, struct auditlog **l) KODEN_WUR;
 
-/* ---- verbs (main.c's table) ---- */
+/*
+ * ---- verbs: main.c's table calls each with argv[0] the verb's name and
+ * returns what it returns as the exit code ----
+ */
 int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_pubkey(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_seal(const struct cli_ctx *ctx, int argc, char **argv);
