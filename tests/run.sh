@@ -6,10 +6,22 @@
 # "[  FAILED  ] N test(s)" summaries are counted.  System tests print TAP-like
 # "ok - ..." / "not ok - ..." lines.  A program that dies without a summary
 # counts as one failure.
+#
+# Hermetic: the suite gives the same counts whatever the caller's
+# environment holds.  The binaries under test all come from $B; the
+# variables the programs and the tests read are cleared (the unit tests'
+# KODEN_SEED, KODEN_CASE_SEED, KODEN_VECTORS, KODEN_WRITE_CORPUS;
+# t_net_crash.sh's TOTAL, CRASHES, SEED; what tests/system/lib.sh clears
+# too), so each test runs as written.  Run a test alone to pass it a knob.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
-export KODEN="$PWD/$B/koden"
+for v in $(compgen -v KODEN) LOG_LEVEL $(compgen -v WG_) TOTAL CRASHES SEED; do
+	unset "$v"
+done
+unset v
+export KODEN="$PWD/$B/koden" KODEND="$PWD/$B/kodend"
+export KODEND_FAULTY="$PWD/$B/kodend-faulty" KODEN_VPN="$PWD/$B/koden-vpn"
 pass=0
 fail=0
 log=$(mktemp)

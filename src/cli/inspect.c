@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "telegram/envelope.h"
 
 static const char inspect_usage[] =
@@ -30,7 +30,7 @@ print_list(const struct env_header *h, int role)
 }
 
 int
-cmd_inspect(int argc, char **argv)
+cmd_inspect(const struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -43,6 +43,7 @@ cmd_inspect(int argc, char **argv)
 	const char *in;
 	int c, r;
 
+	(void)ctx;	/* a sealed file alone: no node */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': fputs(inspect_usage, stdout); return EX_OK;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 
 static const char keygen_usage[] =
     "usage: koden keygen -o FILE [--name NAME] [--no-passphrase]\n"
@@ -22,7 +22,7 @@ static const char keygen_usage[] =
     "      --passphrase-file F  read the passphrase from the first line of F\n";
 
 int
-cmd_keygen(int argc, char **argv)
+cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -79,7 +79,8 @@ cmd_keygen(int argc, char **argv)
 	puts(pk);
 	r = fflush(stdout) == 0 ? EX_OK : EX_FAIL;
 out:
-	(void)cli_audit(name, "key-create", out, cli_outcome(r),
+	/* after the fact: a record that fails is reported, the key stays */
+	(void)!cli_audit(ctx, name, "key-create", out, cli_outcome(r),
 	    r == EX_OK ? pk : NULL);
 	cli_pass_free(pass);
 	identity_free(id);

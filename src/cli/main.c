@@ -1,13 +1,15 @@
 /*
  * koden: the command-line tool.  One file per verb, dispatched from the
- * table below (after wireguard-tools' wg.c).
+ * table below (after wireguard-tools' wg.c).  The top of src/cli: nothing
+ * here is called from another file; -d NODEDIR reaches the verbs in their
+ * struct cli_ctx.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 
 static const struct verb verbs[] = {
 	{ "keygen", cmd_keygen, "generate an identity: secret key file + public key" },
@@ -25,9 +27,6 @@ static const struct verb verbs[] = {
 	{ "audit", cmd_audit, "-d NODEDIR: verify, query and prove the audit log" },
 };
 
-/* -d NODEDIR, given before the command. */
-const char *cli_nodedir;
-
 static void
 usage(FILE *f)
 {
@@ -43,12 +42,14 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	struct cli_ctx ctx = { NULL };
+
 	if (sodium_init() < 0) {
 		cli_warn("libsodium failed to initialise");
 		return EX_FAIL;
 	}
 	if (argc >= 3 && strcmp(argv[1], "-d") == 0) {
-		cli_nodedir = argv[2];
+		ctx.nodedir = argv[2];	/* -d NODEDIR, given before the command */
 		argc -= 2;
 		argv += 2;
 	}
@@ -67,7 +68,7 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (strcmp(argv[1], verbs[i].name) == 0)
-			return verbs[i].run(argc - 1, argv + 1);
+			return verbs[i].run(&ctx, argc - 1, argv + 1);
 	cli_warn("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return EX_USAGE;

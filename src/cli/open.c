@@ -6,7 +6,7 @@
 
 #include <sodium.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "telegram/envelope.h"
 #include "telegram/tg.h"
 
@@ -42,7 +42,7 @@ describe(char *out, size_t n, const struct pubkey *pk, const struct keylist *kl)
 }
 
 int
-cmd_open(int argc, char **argv)
+cmd_open(const struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "identity", required_argument, NULL, 'i' },
@@ -93,7 +93,7 @@ cmd_open(int argc, char **argv)
 	}
 	in = optind < argc ? argv[optind] : "-";
 	if ((r = cli_read_input(&b, in, "sealed telegram")) != EX_OK ||
-	    (r = cli_load_identity(&id, idfile, pass_file)) != EX_OK)
+	    (r = cli_load_identity(ctx, &id, idfile, pass_file)) != EX_OK)
 		goto out;
 	if ((r = env_open(&t, &drafter, h, b.p, b.len, id, &e)) != 0) {
 		r = cli_fail(cli_exit_code(r), "%s: %s",
@@ -113,8 +113,8 @@ cmd_open(int argc, char **argv)
 	}
 	/* recorded before it is shown: no trace, no telegram (-d only) */
 	audited = 1;
-	if ((r = cli_audit(id->name, "open", idhex, "ok", out ? "to file" :
-	    "to screen")) != EX_OK ||
+	if ((r = cli_audit(ctx, id->name, "open", idhex, "ok", out ?
+	    "to file" : "to screen")) != EX_OK ||
 	    (r = cli_write_output(out, txt.p, txt.len, 0600)) != EX_OK)
 		goto out;
 	cli_warn("telegram %s from %s: signatures verified", idhex, t->origin);
@@ -124,7 +124,8 @@ cmd_open(int argc, char **argv)
 	cli_warn("  origin post key %s", who);
 out:
 	if (!audited && r != EX_OK && idfile != NULL)
-		(void)cli_audit(id != NULL ? id->name : NULL, "open",
+		/* failed already: a failed record is reported, r stays */
+		(void)!cli_audit(ctx, id != NULL ? id->name : NULL, "open",
 		    t != NULL ? idhex : (in != NULL ? in : "-"), cli_outcome(r),
 		    "decrypt attempt");
 	identity_free(id);

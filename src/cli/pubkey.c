@@ -2,7 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 
 static const char pubkey_usage[] =
     "usage: koden pubkey [--passphrase-file FILE] SECRETFILE\n"
@@ -12,7 +12,7 @@ static const char pubkey_usage[] =
     "printed key really belongs to the secret in the file.\n";
 
 int
-cmd_pubkey(int argc, char **argv)
+cmd_pubkey(const struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "passphrase-file", required_argument, NULL, 'P' },
@@ -35,7 +35,7 @@ cmd_pubkey(int argc, char **argv)
 		fputs(pubkey_usage, stderr);
 		return EX_USAGE;
 	}
-	if ((r = cli_load_identity(&id, argv[optind], pass_file)) != EX_OK)
+	if ((r = cli_load_identity(ctx, &id, argv[optind], pass_file)) != EX_OK)
 		return r;
 	pubkey_encode(pk, &id->pub);
 	puts(pk);

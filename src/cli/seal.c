@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "telegram/envelope.h"
 #include "telegram/tg.h"
 
@@ -52,7 +52,7 @@ out:
 }
 
 int
-cmd_seal(int argc, char **argv)
+cmd_seal(const struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "identity", required_argument, NULL, 'i' },
@@ -125,10 +125,11 @@ cmd_seal(int argc, char **argv)
 	tg_new_id(t->id);
 	t->dtg = (uint64_t)time(NULL);
 	tg_id_hex(idhex, t->id);
-	if ((r = cli_load_identity(&drafter, idfile, pass_file)) != EX_OK)
+	if ((r = cli_load_identity(ctx, &drafter, idfile, pass_file)) != EX_OK)
 		goto out;
 	if (origin_file != NULL &&
-	    (r = cli_load_identity(&origin, origin_file, pass_file)) != EX_OK)
+	    (r = cli_load_identity(ctx, &origin, origin_file,
+	    pass_file)) != EX_OK)
 		goto out;
 	if ((r = env_seal(&env, t, drafter, origin ? origin : drafter, kl->pk,
 	    kl->n, &e)) != 0) {
@@ -142,8 +143,9 @@ cmd_seal(int argc, char **argv)
 	    tg_prec_name(t->prec_action), env.len);
 out:
 	if (idfile != NULL && r != EX_USAGE)
-		(void)cli_audit(drafter != NULL ? drafter->name : NULL, "seal",
-		    t != NULL ? idhex : "-", cli_outcome(r), NULL);
+		/* after the fact: a failed record is reported, r stays */
+		(void)!cli_audit(ctx, drafter != NULL ? drafter->name : NULL,
+		    "seal", t != NULL ? idhex : "-", cli_outcome(r), NULL);
 	identity_free(drafter);
 	identity_free(origin);
 	tg_free(t);

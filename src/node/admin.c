@@ -1,3 +1,8 @@
+/*
+ * Network administration shared by kodend and the koden CLI (admin.h):
+ * paths in the node directory, the signed roster built from the members
+ * table, and HQ's directory changes, one transaction each.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +60,38 @@ out:
 	free(r.v);
 	free(m);
 	buf_free(&blob);
+	return rc;
+}
+
+int
+admin_member_add(struct store *st, const struct identity *dirkey,
+    const struct store_member *m, uint64_t now, struct kerr *e)
+{
+	int rc;
+
+	if ((rc = store_begin(st, e)) != 0)
+		return rc;
+	if ((rc = store_member_add(st, m, e)) != 0 ||
+	    (rc = admin_roster_rebuild(st, dirkey, now, e)) != 0 ||
+	    (rc = store_commit(st, e)) != 0)
+		store_rollback(st);
+	return rc;
+}
+
+int
+admin_member_revoke(struct store *st, const struct identity *dirkey,
+    const char *name, uint64_t now, int *found, struct kerr *e)
+{
+	int rc;
+
+	*found = 0;
+	if ((rc = store_begin(st, e)) != 0)
+		return rc;
+	if ((rc = store_member_revoke(st, name, now, found, e)) != 0 ||
+	    !*found ||
+	    (rc = admin_roster_rebuild(st, dirkey, now, e)) != 0 ||
+	    (rc = store_commit(st, e)) != 0)
+		store_rollback(st);
 	return rc;
 }
 

@@ -1,6 +1,16 @@
 # Helpers for system tests: real koden processes on real files.
 # Each check prints "ok - NAME" or "not ok - NAME" (counted by tests/run.sh).
 set -u
+# Hermetic: nothing the programs under test read from the environment comes
+# from the caller's.  koden reads KODEN_PASSPHRASE, kodend-faulty KODEN_FAULT,
+# koden-vpn KODEN_VPN_* and LOG_LEVEL and WG_PROCESS_FOREGROUND, wg(8) and
+# wireguard-go WG_*; a test sets the one it needs on the command that needs
+# it (KODEN_PASSPHRASE=... "$KODEN" ...).  KODEN and KODEN_VPN, the binaries
+# under test, are kept.
+for v in $(compgen -v KODEN_) LOG_LEVEL $(compgen -v WG_); do
+	[ "$v" = KODEN_VPN ] || unset "$v"
+done
+unset v
 KODEN=${KODEN:-$PWD/build/koden}
 T=$(mktemp -d /tmp/koden-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
