@@ -82,7 +82,7 @@ void naudit_event(struct naudit *a, const char *actor, const char *source,
 int naudit_record(struct naudit *a, struct kerr *e, const char *actor,
     const char *source, const char *action, const char *object,
     const char *outcome, const char *fmt, ...)
-    __attribute__((format(printf, 8, 9)));
+    __attribute__((format(printf, 8, 9))) KODEN_WUR;
 /*
  * HQ: queue the "envelope" leaf of the global log for a telegram it
  * persisted (object: its id in hex, detail: env-hash=<receipt_env_hash of
