@@ -89,7 +89,8 @@ cmd_network_add_post(const struct cli_ctx *ctx, int argc, char **argv)
 	struct join_token tok;
 	struct config cfg;
 	struct kerr e = { "" };
-	char path[PATH_MAX], host[64], port[8], *s = NULL;
+	char path[PATH_MAX], host[CONFIG_HOST_MAX], port[CONFIG_PORT_MAX],
+	    *s = NULL;
 	uint8_t hash[32];	/* token_hash */
 	long ttl_days = 7;
 	int c, r, found = 0;

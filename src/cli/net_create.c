@@ -70,7 +70,8 @@ cmd_network_init(const struct cli_ctx *ctx, int argc, char **argv)
 	struct store_member m;
 	struct config cfg;
 	struct kerr e = { "" };
-	char host[64], port[8], path[PATH_MAX], pk[PUBKEY_STR_MAX];
+	char host[CONFIG_HOST_MAX], port[CONFIG_PORT_MAX], path[PATH_MAX],
+	    pk[PUBKEY_STR_MAX];
 	int c, r;
 
 	optind = 1;

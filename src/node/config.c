@@ -27,7 +27,8 @@ config_defaults(struct config *c)
 }
 
 int
-config_split_addr(const char *addr, char host[static 64], char port[static 8])
+config_split_addr(const char *addr, char host[static CONFIG_HOST_MAX],
+    char port[static CONFIG_PORT_MAX])
 {
 	const char *colon;
 	size_t hl;
@@ -100,7 +101,7 @@ static int
 set_key(struct config *c, const char *k, const char *v, size_t line,
     struct kerr *e)
 {
-	char host[64], port[8];
+	char host[CONFIG_HOST_MAX], port[CONFIG_PORT_MAX];
 	struct kerr ke = { "" };
 	uint32_t n;
 	int r;

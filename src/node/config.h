@@ -10,15 +10,18 @@
 
 #include "crypto/keys.h"
 #include "lib/err.h"
+#include "telegram/tg.h"
 
 #define CONFIG_FILE "kodend.conf"
 #define CONFIG_MAX (64 * 1024)
+#define CONFIG_HOST_MAX 64		/* config_split_addr's host, with its NUL */
+#define CONFIG_PORT_MAX 8		/* ... and port */
 
 enum node_role { ROLE_HQ = 1, ROLE_POST = 2 };
 
 struct config {
 	int role;			/* enum node_role */
-	char name[33];			/* this node's post name */
+	char name[TG_POST_MAX + 1];	/* this node's post name */
 	char listen[128];		/* HQ: host:port to listen on */
 	char hq[128];			/* post: HQ's host:port */
 	struct pubkey hq_pk;		/* post: HQ's node key */
@@ -45,6 +48,7 @@ int config_load(struct config *c, const char *nodedir, struct kerr *e) KODEN_WUR
 int config_save(const struct config *c, const char *nodedir,
     struct kerr *e) KODEN_WUR;
 /* Split "host:port" ("[v6]:port" too); 0 or KERR_INVALID. */
-int config_split_addr(const char *addr, char host[static 64], char port[static 8]);
+int config_split_addr(const char *addr, char host[static CONFIG_HOST_MAX],
+    char port[static CONFIG_PORT_MAX]);
 
 #endif

@@ -295,7 +295,7 @@ node_build_sync(struct node *n, struct buf *out, struct kerr *e)
 		uint64_t hwm, max, oldest, miss[WIRE_SYNC_ABOVE_MAX];
 		size_t nm = 0, mi = 0;
 
-		if (strlen(names[i]) > 32)
+		if (strlen(names[i]) > TG_POST_MAX)
 			continue;
 		if ((r = store_in_marks(n->st, names[i], &hwm, &max, &oldest,
 		    e)) != 0 ||

@@ -88,7 +88,7 @@ dial_connected(struct node *n, struct node_ev *ev, uint32_t events)
 static void
 dial(struct node *n)
 {
-	char host[64], port[8];
+	char host[CONFIG_HOST_MAX], port[CONFIG_PORT_MAX];
 	struct addrinfo hints, *ai = NULL;
 	struct conn *c;
 	int fd = -1, one = 1;
@@ -137,7 +137,7 @@ out:
 int
 listen_peers(struct node *n, struct kerr *e)
 {
-	char host[64], port[8];
+	char host[CONFIG_HOST_MAX], port[CONFIG_PORT_MAX];
 	struct addrinfo hints, *ai = NULL;
 	int fd, one = 1;
 

@@ -401,7 +401,7 @@ naudit_envelope(struct naudit *a, const uint8_t id[16], const char *origin,
     const uint8_t *env, size_t len)
 {
 	static struct audit_event ev;
-	char idhex[33];
+	char idhex[TG_ID_HEX];
 	uint8_t *copy;
 
 	if (a == NULL)

@@ -167,7 +167,7 @@ wire_hello_decode(struct wire_hello *h, const uint8_t *p, size_t len,
 	if (h->version != WIRE_VERSION)
 		return kerr_set(e, KERR_VERSION, "protocol version %u (this "
 		    "node speaks %d)", h->version, WIRE_VERSION);
-	if (rd_fixed_str(&rd, h->name, 32) != 0 || h->name[0] == '\0' ||
+	if (rd_fixed_str(&rd, h->name, TG_POST_MAX) != 0 || h->name[0] == '\0' ||
 	    rd_u8(&rd, &h->intent) != 0)
 		return kerr_set(e, KERR_FORMAT, "malformed hello");
 	if (h->intent == WIRE_ENROL) {
@@ -240,7 +240,8 @@ wire_ack_decode(struct wire_ack *a, const uint8_t *p, size_t len,
 	memset(a, 0, sizeof(*a));
 	rd_init(&rd, p, len);
 	if (rd_u8(&rd, &a->kind) != 0 || rd_copy(&rd, a->id, 16) != 0 ||
-	    rd_fixed_str(&rd, a->by, 32) != 0 || rd_u8(&rd, &a->state) != 0 ||
+	    rd_fixed_str(&rd, a->by, TG_POST_MAX) != 0 ||
+	    rd_u8(&rd, &a->state) != 0 ||
 	    rd_u8(&rd, &a->result) != 0 ||
 	    rd_fixed_str(&rd, a->reason, sizeof(a->reason) - 1) != 0)
 		return kerr_set(e, KERR_FORMAT, "malformed ack");
@@ -299,7 +300,7 @@ wire_sync_decode(struct wire_sync *s, const uint8_t *p, size_t len,
 	for (size_t i = 0; i < s->n; i++) {
 		struct wire_sync_origin *o = &s->o[i];
 
-		if (rd_fixed_str(&rd, o->origin, 32) != 0 ||
+		if (rd_fixed_str(&rd, o->origin, TG_POST_MAX) != 0 ||
 		    o->origin[0] == '\0' || rd_u64(&rd, &o->hwm) != 0 ||
 		    rd_u16(&rd, &o->n_above) != 0)
 			goto bad;

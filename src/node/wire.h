@@ -20,6 +20,7 @@
 
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "telegram/tg.h"
 
 #define WIRE_FRAME_MAX 65535
 #define WIRE_REC_HDR 7
@@ -95,7 +96,7 @@ void wire_rx_release(struct wire_rx *rx, struct buf *msg);
 enum wire_intent { WIRE_CONNECT = 0, WIRE_ENROL = 1 };
 struct wire_hello {
 	uint8_t version;
-	char name[33];
+	char name[TG_POST_MAX + 1];
 	uint8_t intent;
 	uint8_t secret[32];	/* enrol: the one-time token secret */
 	uint8_t sign_pk[32];	/* enrol: the new post's Ed25519 key */
@@ -119,7 +120,7 @@ enum wire_ack_result { WIRE_ACK_OK = 0, WIRE_ACK_REFUSED = 1 };
 struct wire_ack {
 	uint8_t kind;
 	uint8_t id[16];
-	char by[33];		/* receipts: who signed it */
+	char by[TG_POST_MAX + 1];	/* receipts: who signed it */
 	uint8_t state;		/* receipts: its state */
 	uint8_t result;
 	char reason[128];	/* refused: why */
@@ -129,7 +130,7 @@ int wire_ack_decode(struct wire_ack *a, const uint8_t *p, size_t len,
     struct kerr *e) KODEN_WUR;
 
 struct wire_sync_origin {
-	char origin[33];
+	char origin[TG_POST_MAX + 1];
 	uint64_t hwm;
 	uint16_t n_above;
 	uint64_t *above;	/* n_above seqs > hwm that arrived */
