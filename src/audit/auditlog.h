@@ -19,6 +19,9 @@
  * Several processes (kodend and koden) append to the same file: every write
  * is one BEGIN IMMEDIATE transaction that reads the stored frontier, so seq
  * allocation is race-free.  One struct auditlog is used by one thread.
+ *
+ * The implementation is several files, one concern each; audit_int.h, the
+ * module's internal header, lists them and what they share.
  */
 #ifndef KODEN_AUDITLOG_H
 #define KODEN_AUDITLOG_H
