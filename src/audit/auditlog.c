@@ -25,7 +25,6 @@
 
 #include "audit/audit_int.h"
 #include "lib/sqlschema.h"
-#include "node/config.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -363,20 +362,17 @@ fail:
 }
 
 int
-auditlog_open_dir(struct auditlog **out, const char *nodedir, struct kerr *e)
+auditlog_open_dir(struct auditlog **out, const char *nodedir,
+    const char *node, struct kerr *e)
 {
-	struct config cfg;
 	char db[4096], wit[4096];
-	int r;
 
 	*out = NULL;
-	if ((r = config_load(&cfg, nodedir, e)) != 0)
-		return r;
 	if (snprintf(db, sizeof(db), "%s/%s", nodedir, AUDIT_DB_FILE) >=
 	    (int)sizeof(db) || snprintf(wit, sizeof(wit), "%s/%s", nodedir,
 	    AUDIT_WITNESS_FILE) >= (int)sizeof(wit))
 		return kerr_set(e, KERR_TOOBIG, "%s: path too long", nodedir);
-	return auditlog_open(out, db, cfg.name, wit, e);
+	return auditlog_open(out, db, node, wit, e);
 }
 
 int

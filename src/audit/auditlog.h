@@ -127,9 +127,10 @@ struct auditlog;
  */
 int auditlog_open(struct auditlog **out, const char *path, const char *node,
     const char *witness, struct kerr *e) KODEN_WUR;
-/* NODEDIR/audit.db and NODEDIR/audit.head, node name from kodend.conf. */
+/* NODEDIR/audit.db and NODEDIR/audit.head of the node called node (the
+ * name in its kodend.conf: the caller reads it). */
 int auditlog_open_dir(struct auditlog **out, const char *nodedir,
-    struct kerr *e) KODEN_WUR;
+    const char *node, struct kerr *e) KODEN_WUR;
 void auditlog_close(struct auditlog *l);
 /*
  * Commits of this handle stop at the write-ahead log (synchronous =

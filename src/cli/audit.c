@@ -27,6 +27,7 @@
 #include "audit/journal.h"
 #include "cli/cli.h"
 #include "node/admin.h"
+#include "node/config.h"
 
 extern const char *cli_nodedir;
 
@@ -96,6 +97,7 @@ cli_audit_dir(const char *nodedir, const char *actor, const char *action,
 	struct auditlog *l = NULL;
 	struct identity *key;
 	struct audit_event ev;
+	struct config cfg;
 	struct kerr e = { "" };
 	char me[128], src[128], who[AUDIT_ACTOR_MAX + 160];
 	int r;
@@ -131,7 +133,8 @@ cli_audit_dir(const char *nodedir, const char *actor, const char *action,
 		    kerr_msg(&e, r));
 	if (kodend_runs(nodedir))
 		return EX_OK;
-	if ((r = auditlog_open_dir(&l, nodedir, &e)) != 0)
+	if ((r = config_load(&cfg, nodedir, &e)) != 0 ||
+	    (r = auditlog_open_dir(&l, nodedir, cfg.name, &e)) != 0)
 		return cli_fail(EX_FAIL, "audit log: %s", kerr_msg(&e, r));
 	key = node_key(nodedir);
 	r = audit_journal_apply(l, nodedir, key, NULL, &e);
@@ -252,10 +255,12 @@ static int
 open_log(struct auditlog **l)
 {
 	struct identity *key;
+	struct config cfg;
 	struct kerr e = { "" };
 	int r;
 
-	if ((r = auditlog_open_dir(l, cli_nodedir, &e)) != 0)
+	if ((r = config_load(&cfg, cli_nodedir, &e)) != 0 ||
+	    (r = auditlog_open_dir(l, cli_nodedir, cfg.name, &e)) != 0)
 		return cli_fail(EX_FAIL, "%s", kerr_msg(&e, r));
 	/* what the journal holds goes in first, so every answer has it */
 	key = node_key(cli_nodedir);
