@@ -285,15 +285,6 @@ int audit_ingest_many(struct auditlog *hq, struct audit_ingest_item *items,
 int audit_node_head(struct auditlog *hq, const char *node,
     struct audit_head *h, int *found) KODEN_WUR;
 
-/* Leaves of HQ's global log for a telegram envelope the relay persisted and
- * for a directory (roster) change.  Batch them with audit_append if many. */
-int audit_log_envelope(struct auditlog *hq, const uint8_t id[16],
-    const char *origin, const uint8_t *env, size_t env_len,
-    struct kerr *e) KODEN_WUR;
-int audit_log_directory(struct auditlog *hq, uint64_t version,
-    const uint8_t *roster, size_t roster_len, const char *what,
-    struct kerr *e) KODEN_WUR;
-
 /*
  * HQ -> post: HQ's latest head (signing one first if key is non-NULL and
  * the log grew) with the consistency proof from since (the post's last

@@ -355,42 +355,6 @@ out:
 	return r;
 }
 
-int
-audit_log_envelope(struct auditlog *hq, const uint8_t id[16],
-    const char *origin, const uint8_t *env, size_t env_len, struct kerr *e)
-{
-	struct audit_event ev;
-	uint8_t h[32];
-	char idhex[33], hhex[65], detail[128];
-
-	memset(&ev, 0, sizeof(ev));
-	crypto_hash_sha256(h, env, env_len);
-	sodium_bin2hex(idhex, sizeof(idhex), id, 16);
-	sodium_bin2hex(hhex, sizeof(hhex), h, 32);
-	snprintf(detail, sizeof(detail), "sha256=%s", hhex);
-	audit_event_set(&ev, "kodend", origin, "envelope", idhex, "ok", detail);
-	return audit_append(hq, &ev, 1, NULL, e);
-}
-
-int
-audit_log_directory(struct auditlog *hq, uint64_t version,
-    const uint8_t *roster, size_t roster_len, const char *what, struct kerr *e)
-{
-	struct audit_event ev;
-	uint8_t h[32];
-	char hhex[65], obj[32], detail[AUDIT_DETAIL_MAX + 1];
-
-	memset(&ev, 0, sizeof(ev));
-	crypto_hash_sha256(h, roster, roster_len);
-	sodium_bin2hex(hhex, sizeof(hhex), h, 32);
-	snprintf(obj, sizeof(obj), "roster:%" PRIu64, version);
-	snprintf(detail, sizeof(detail), "sha256=%s %s", hhex,
-	    what != NULL ? what : "");
-	audit_event_set(&ev, "kodend", "directory", "dir-change", obj, "ok",
-	    detail);
-	return audit_append(hq, &ev, 1, NULL, e);
-}
-
 /* ---- HQ's heads for the posts ------------------------------------------------ */
 
 int
