@@ -28,11 +28,12 @@ head_insert(struct auditlog *l, const struct audit_head *h)
 
 	if (s == NULL)
 		return KERR_IO;
-	sqlite3_bind_int64(s, 1, (int64_t)h->size);
-	sqlite3_bind_int64(s, 2, (int64_t)h->time_ns);
-	sqlite3_bind_blob(s, 3, h->root, MERKLE_HASH, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 4, h->sig, AUDIT_SIG, SQLITE_STATIC);
-	r = alog_step(s);
+	if ((b_int(s, 1, (int64_t)h->size) | b_int(s, 2, (int64_t)h->time_ns) |
+	    b_blob(s, 3, h->root, MERKLE_HASH) |
+	    b_blob(s, 4, h->sig, AUDIT_SIG)) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "head insert: bind");
+	else
+		r = alog_step(s);
 	alog_done(s);
 	return r < 0 ? r : 0;
 }
@@ -46,8 +47,9 @@ head_at(struct auditlog *l, uint64_t size, struct audit_head *h, int *found)
 	*found = 0;
 	if (s == NULL)
 		return KERR_IO;
-	sqlite3_bind_int64(s, 1, (int64_t)size);
-	if ((r = alog_step(s)) == 1) {
+	if (b_int(s, 1, (int64_t)size) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "head at: bind");
+	else if ((r = alog_step(s)) == 1) {
 		r = alog_head_row(s, h);
 		*found = r == 0;
 	}
@@ -163,10 +165,11 @@ tree_put(struct auditlog *l, unsigned level, uint64_t idx,
 
 	if (s == NULL)
 		return KERR_IO;
-	sqlite3_bind_int(s, 1, (int)level);
-	sqlite3_bind_int64(s, 2, (int64_t)idx);
-	sqlite3_bind_blob(s, 3, h, MERKLE_HASH, SQLITE_STATIC);
-	r = alog_step(s);
+	if ((b_int(s, 1, level) | b_int(s, 2, (int64_t)idx) |
+	    b_blob(s, 3, h, MERKLE_HASH)) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "tree insert: bind");
+	else
+		r = alog_step(s);
 	alog_done(s);
 	return r < 0 ? r : 0;
 }
@@ -227,8 +230,12 @@ alog_append_locked(struct auditlog *l, struct audit_event *ev, size_t n,
 			    ev[i].action, ev[i].object, kerr_str(r));
 		if ((s = alog_stmt(l, S_ENTRY_INS)) == NULL)
 			return alog_dberr(l, e, "append");
-		sqlite3_bind_text(s, 1, ev[i].node, -1, SQLITE_STATIC);
-		(void)alog_bind_event(s, 2, &ev[i], leaf);
+		if ((b_text(s, 1, ev[i].node) |
+		    alog_bind_event(s, 2, &ev[i], leaf)) != SQLITE_OK) {
+			r = alog_dberr(l, e, "append: bind");
+			alog_done(s);
+			return r;
+		}
 		r = alog_step(s);
 		alog_done(s);
 		if (r < 0)
@@ -400,8 +407,9 @@ audit_get(struct auditlog *l, uint64_t seq, struct audit_event *ev)
 		return KERR_IO;
 	if (seq > ALOG_SIZE_MAX_DB)
 		return KERR_INVALID;
-	sqlite3_bind_int64(s, 1, (int64_t)seq);
-	if ((r = alog_step(s)) == 1)
+	if (b_int(s, 1, (int64_t)seq) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "entry get: bind");
+	else if ((r = alog_step(s)) == 1)
 		r = alog_event_row(s, ev, NULL);
 	else if (r == 0)
 		r = KERR_INVALID;
@@ -419,21 +427,22 @@ alog_range_fn(void *ctx, uint64_t a, uint64_t b, uint8_t out[MERKLE_HASH])
 	uint64_t w = b - a;
 	unsigned level = (unsigned)__builtin_ctzll(w);
 	sqlite3_stmt *s;
-	int r;
+	int r, rc;
 
 	if (w == 0 || (w & (w - 1)) != 0 || a % w != 0 || b > ALOG_SIZE_MAX_DB)
 		return KERR_INVALID;
 	if (level == 0) {
 		if ((s = alog_stmt(l, S_ENTRY_LEAF)) == NULL)
 			return KERR_IO;
-		sqlite3_bind_int64(s, 1, (int64_t)a);
+		rc = b_int(s, 1, (int64_t)a);
 	} else {
 		if ((s = alog_stmt(l, S_TREE_GET)) == NULL)
 			return KERR_IO;
-		sqlite3_bind_int(s, 1, (int)level);
-		sqlite3_bind_int64(s, 2, (int64_t)(a >> level));
+		rc = b_int(s, 1, level) | b_int(s, 2, (int64_t)(a >> level));
 	}
-	if ((r = alog_step(s)) == 1)
+	if (rc != SQLITE_OK)
+		r = alog_dberr(l, NULL, "subtree: bind");
+	else if ((r = alog_step(s)) == 1)
 		r = alog_blob_copy(s, 0, out, MERKLE_HASH);
 	else if (r == 0)
 		r = KERR_INVALID;	/* a missing row: the log was cut */

@@ -87,7 +87,8 @@ struct rnode {
 
 /* ---- auditlog.c: SQLite plumbing ------------------------------------------ */
 
-/* The connection's last error as KERR_IO (or KERR_NOMEM), naming what. */
+/* The connection's last error as KERR_IO (or KERR_NOMEM), naming what
+ * (a failed bind sets it too). */
 int alog_dberr(struct auditlog *l, struct kerr *e, const char *what);
 /* Statement i, prepared on first use; NULL if it cannot be. */
 sqlite3_stmt *alog_stmt(struct auditlog *l, int i);
@@ -97,6 +98,29 @@ void alog_done(sqlite3_stmt *s);
 int alog_step(sqlite3_stmt *s);
 /* Run statement i, which returns no rows. */
 int alog_run(struct auditlog *l, int i, struct kerr *e);
+
+/*
+ * Bind helpers return SQLite codes; callers OR them and test for non-zero
+ * (as src/store/store_sqlite.c does), then report with alog_dberr.
+ */
+static inline int
+b_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static inline int
+b_blob(sqlite3_stmt *s, int i, const void *p, size_t n)
+{
+	/* A NULL pointer would bind SQL NULL, not an empty blob. */
+	return sqlite3_bind_blob64(s, i, n ? p : "", n, SQLITE_STATIC);
+}
+
+static inline int
+b_int(sqlite3_stmt *s, int i, int64_t v)
+{
+	return sqlite3_bind_int64(s, i, v);
+}
 
 /* Column col, exactly n bytes, into out; else KERR_FORMAT. */
 int alog_blob_copy(sqlite3_stmt *s, int col, uint8_t *out, size_t n);
@@ -109,7 +133,7 @@ int alog_event_row(sqlite3_stmt *s, struct audit_event *ev,
 /* A head row (size, time, root, sig); KERR_FORMAT if malformed. */
 int alog_head_row(sqlite3_stmt *s, struct audit_head *h);
 /* Bind ev's seq, time, actor, ..., detail and leaf from parameter first
- * on: the columns entry and rentry share. */
+ * on: the columns entry and rentry share.  An SQLite code. */
 int alog_bind_event(sqlite3_stmt *s, int first, const struct audit_event *ev,
     const uint8_t leaf[static MERKLE_HASH]);
 

@@ -262,16 +262,15 @@ int
 alog_bind_event(sqlite3_stmt *s, int first, const struct audit_event *ev,
     const uint8_t leaf[static MERKLE_HASH])
 {
-	sqlite3_bind_int64(s, first, (int64_t)ev->seq);
-	sqlite3_bind_int64(s, first + 1, (int64_t)ev->time_ns);
-	sqlite3_bind_text(s, first + 2, ev->actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, first + 3, ev->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, first + 4, ev->action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, first + 5, ev->object, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, first + 6, ev->outcome, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, first + 7, ev->detail, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, first + 8, leaf, MERKLE_HASH, SQLITE_STATIC);
-	return 0;
+	return b_int(s, first, (int64_t)ev->seq) |
+	    b_int(s, first + 1, (int64_t)ev->time_ns) |
+	    b_text(s, first + 2, ev->actor) |
+	    b_text(s, first + 3, ev->source) |
+	    b_text(s, first + 4, ev->action) |
+	    b_text(s, first + 5, ev->object) |
+	    b_text(s, first + 6, ev->outcome) |
+	    b_text(s, first + 7, ev->detail) |
+	    b_blob(s, first + 8, leaf, MERKLE_HASH);
 }
 
 int
@@ -425,7 +424,11 @@ alog_meta_get(struct auditlog *l, const char *key, uint64_t *u, uint8_t *blob,
 	*found = 0;
 	if (s == NULL)
 		return alog_dberr(l, NULL, "meta");
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (b_text(s, 1, key) != SQLITE_OK) {
+		r = alog_dberr(l, NULL, "meta get: bind");
+		alog_done(s);
+		return r;
+	}
 	if ((r = alog_step(s)) == 1) {
 		*found = 1;
 		if (u != NULL)
@@ -448,19 +451,19 @@ alog_meta_get(struct auditlog *l, const char *key, uint64_t *u, uint8_t *blob,
 }
 
 int
-alog_meta_set(struct auditlog *l, const char *key, uint64_t u, const uint8_t *blob,
-    size_t n)
+alog_meta_set(struct auditlog *l, const char *key, uint64_t u,
+    const uint8_t *blob, size_t n)
 {
 	sqlite3_stmt *s = alog_stmt(l, S_META_SET);
 	int r;
 
 	if (s == NULL)
 		return KERR_IO;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)u);
-	if (blob != NULL)
-		sqlite3_bind_blob(s, 3, blob, (int)n, SQLITE_STATIC);
-	r = alog_step(s);
+	if ((b_text(s, 1, key) | b_int(s, 2, (int64_t)u) |
+	    (blob != NULL ? b_blob(s, 3, blob, n) : SQLITE_OK)) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "meta set: bind");
+	else
+		r = alog_step(s);
 	alog_done(s);
 	return r < 0 ? r : 0;
 }

@@ -28,8 +28,9 @@ alog_rnode_get(struct auditlog *l, const char *node, struct rnode *rn)
 	merkle_compact_init(&rn->c);
 	if (s == NULL)
 		return KERR_IO;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	if ((r = alog_step(s)) == 1) {
+	if (b_text(s, 1, node) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "post state: bind");
+	else if ((r = alog_step(s)) == 1) {
 		const void *p = sqlite3_column_blob(s, 5);
 		size_t n = (size_t)sqlite3_column_bytes(s, 5);
 
@@ -60,15 +61,15 @@ rnode_put(struct auditlog *l, const char *node, const struct rnode *rn)
 
 	if (s == NULL)
 		return KERR_IO;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, rn->pk, KEY_SIGN_PK, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (int64_t)rn->head.size);
-	sqlite3_bind_int64(s, 4, (int64_t)rn->head.time_ns);
-	sqlite3_bind_blob(s, 5, rn->head.root, MERKLE_HASH, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 6, rn->head.sig, AUDIT_SIG, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 7, f, (int)fn, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 8, (int64_t)rn->hq_seq);
-	r = alog_step(s);
+	if ((b_text(s, 1, node) | b_blob(s, 2, rn->pk, KEY_SIGN_PK) |
+	    b_int(s, 3, (int64_t)rn->head.size) |
+	    b_int(s, 4, (int64_t)rn->head.time_ns) |
+	    b_blob(s, 5, rn->head.root, MERKLE_HASH) |
+	    b_blob(s, 6, rn->head.sig, AUDIT_SIG) | b_blob(s, 7, f, fn) |
+	    b_int(s, 8, (int64_t)rn->hq_seq)) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "post state put: bind");
+	else
+		r = alog_step(s);
 	alog_done(s);
 	return r < 0 ? r : 0;
 }
@@ -81,12 +82,13 @@ rhead_put(struct auditlog *l, const char *node, const struct audit_head *h)
 
 	if (s == NULL)
 		return KERR_IO;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)h->size);
-	sqlite3_bind_int64(s, 3, (int64_t)h->time_ns);
-	sqlite3_bind_blob(s, 4, h->root, MERKLE_HASH, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 5, h->sig, AUDIT_SIG, SQLITE_STATIC);
-	r = alog_step(s);
+	if ((b_text(s, 1, node) | b_int(s, 2, (int64_t)h->size) |
+	    b_int(s, 3, (int64_t)h->time_ns) |
+	    b_blob(s, 4, h->root, MERKLE_HASH) |
+	    b_blob(s, 5, h->sig, AUDIT_SIG)) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "post head put: bind");
+	else
+		r = alog_step(s);
 	alog_done(s);
 	return r < 0 ? r : 0;
 }
@@ -101,9 +103,9 @@ rhead_at(struct auditlog *l, const char *node, uint64_t size,
 	*found = 0;
 	if (s == NULL)
 		return KERR_IO;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)size);
-	if ((r = alog_step(s)) == 1) {
+	if ((b_text(s, 1, node) | b_int(s, 2, (int64_t)size)) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "post head at: bind");
+	else if ((r = alog_step(s)) == 1) {
 		r = alog_head_row(s, h);
 		*found = r == 0;
 	}
@@ -120,9 +122,9 @@ rentry_leaf(struct auditlog *l, const char *node, uint64_t seq,
 
 	if (s == NULL)
 		return KERR_IO;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)seq);
-	if ((r = alog_step(s)) == 1)
+	if ((b_text(s, 1, node) | b_int(s, 2, (int64_t)seq)) != SQLITE_OK)
+		r = alog_dberr(l, NULL, "post entry leaf: bind");
+	else if ((r = alog_step(s)) == 1)
 		r = alog_blob_copy(s, 0, out, MERKLE_HASH);
 	else if (r == 0)
 		r = KERR_INVALID;
@@ -220,8 +222,12 @@ ingest_locked(struct auditlog *hq, const char *node,
 			return r;
 		if ((s = alog_stmt(hq, S_RENTRY_INS)) == NULL)
 			return alog_dberr(hq, e, "ingest");
-		sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-		(void)alog_bind_event(s, 2, ev, leaf);
+		if ((b_text(s, 1, node) | alog_bind_event(s, 2, ev, leaf)) !=
+		    SQLITE_OK) {
+			r = alog_dberr(hq, e, "ingest: bind");
+			alog_done(s);
+			return r;
+		}
 		r = alog_step(s);
 		alog_done(s);
 		if (r < 0)

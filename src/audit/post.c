@@ -142,8 +142,12 @@ audit_ship_prepare(struct auditlog *l, const struct identity *key, size_t max,
 		r = KERR_IO;
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, (int64_t)acked);
-	sqlite3_bind_int64(s, 2, (int64_t)end);
+	if ((b_int(s, 1, (int64_t)acked) | b_int(s, 2, (int64_t)end)) !=
+	    SQLITE_OK) {
+		r = alog_dberr(l, e, "shipping: bind");
+		alog_done(s);
+		goto fail;
+	}
 	for (size_t i = 0; i < b->n; i++) {
 		if ((r = alog_step(s)) != 1) {
 			alog_done(s);

@@ -54,8 +54,12 @@ audit_prove(struct auditlog *hq, const struct identity *key, const char *node,
 			r = KERR_IO;
 			goto end;
 		}
-		sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (int64_t)seq);
+		if ((b_text(s, 1, node) | b_int(s, 2, (int64_t)seq)) !=
+		    SQLITE_OK) {
+			r = alog_dberr(hq, e, "prove: bind");
+			alog_done(s);
+			goto end;
+		}
 		r = alog_step(s);
 		if (r == 1)
 			alog_event_row(s, &pr->inner, NULL);
@@ -78,8 +82,13 @@ audit_prove(struct auditlog *hq, const struct identity *key, const char *node,
 			r = KERR_IO;
 			goto end;
 		}
-		sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (int64_t)rn.head.size);
+		if ((b_text(s, 1, node) | b_int(s, 2, (int64_t)rn.head.size)) !=
+		    SQLITE_OK) {
+			free(leaves);
+			r = alog_dberr(hq, e, "prove: bind");
+			alog_done(s);
+			goto end;
+		}
 		while ((r = alog_step(s)) == 1 && i < rn.head.size &&
 		    (uint64_t)sqlite3_column_int64(s, 0) == i)
 			if (alog_blob_copy(s, 1, leaves[i++], MERKLE_HASH) != 0)

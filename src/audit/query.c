@@ -49,17 +49,18 @@ audit_query(struct auditlog *l, const struct audit_filter *f,
 
 	if (sqlite3_prepare_v2(l->db, q, -1, &s, NULL) != SQLITE_OK)
 		return KERR_IO;
-	if (f->node)
-		sqlite3_bind_text(s, 1, f->node, -1, SQLITE_STATIC);
-	if (f->actor)
-		sqlite3_bind_text(s, 2, f->actor, -1, SQLITE_STATIC);
-	if (f->object)
-		sqlite3_bind_text(s, 3, f->object, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (int64_t)(f->since_ns > ALOG_SIZE_MAX_DB ?
-	    ALOG_SIZE_MAX_DB : f->since_ns));
-	sqlite3_bind_int64(s, 5, (int64_t)(f->until_ns > ALOG_SIZE_MAX_DB ?
-	    ALOG_SIZE_MAX_DB : f->until_ns));
-	sqlite3_bind_int(s, 6, f->object_prefixes ? 1 : 0);
+	if (((f->node ? b_text(s, 1, f->node) : SQLITE_OK) |
+	    (f->actor ? b_text(s, 2, f->actor) : SQLITE_OK) |
+	    (f->object ? b_text(s, 3, f->object) : SQLITE_OK) |
+	    b_int(s, 4, (int64_t)(f->since_ns > ALOG_SIZE_MAX_DB ?
+	    ALOG_SIZE_MAX_DB : f->since_ns)) |
+	    b_int(s, 5, (int64_t)(f->until_ns > ALOG_SIZE_MAX_DB ?
+	    ALOG_SIZE_MAX_DB : f->until_ns)) |
+	    b_int(s, 6, f->object_prefixes ? 1 : 0)) != SQLITE_OK) {
+		r = alog_dberr(l, NULL, "query: bind");
+		sqlite3_finalize(s);
+		return r;
+	}
 	while ((r = alog_step(s)) == 1) {
 		alog_event_row(s, &ev, NULL);
 		if (f->reads_only && !is_read(ev.action))
