@@ -75,29 +75,31 @@ audit_latest_head(struct auditlog *l, struct audit_head *h, int *found)
 	return r < 0 ? r : 0;
 }
 
-void
-alog_head_encode(uint8_t out[static ALOG_HEAD_BYTES], const struct audit_head *h)
+int
+alog_head_encode(struct buf *out, const struct audit_head *h)
 {
-	for (int i = 0; i < 8; i++) {
-		out[i] = (uint8_t)(h->size >> (56 - 8 * i));
-		out[8 + i] = (uint8_t)(h->time_ns >> (56 - 8 * i));
-	}
-	memcpy(out + 16, h->root, MERKLE_HASH);
-	memcpy(out + 16 + MERKLE_HASH, h->sig, AUDIT_SIG);
+	int r;
+
+	if ((r = buf_put_u64(out, h->size)) != 0 ||
+	    (r = buf_put_u64(out, h->time_ns)) != 0 ||
+	    (r = buf_put(out, h->root, MERKLE_HASH)) != 0 ||
+	    (r = buf_put(out, h->sig, AUDIT_SIG)) != 0)
+		return r;
+	return 0;
 }
 
 int
 alog_head_decode(struct audit_head *h, const uint8_t *p, size_t n)
 {
+	struct rd rd;
+
 	if (n != ALOG_HEAD_BYTES)
 		return KERR_FORMAT;
-	h->size = h->time_ns = 0;
-	for (int i = 0; i < 8; i++) {
-		h->size = h->size << 8 | p[i];
-		h->time_ns = h->time_ns << 8 | p[8 + i];
-	}
-	memcpy(h->root, p + 16, MERKLE_HASH);
-	memcpy(h->sig, p + 16 + MERKLE_HASH, AUDIT_SIG);
+	rd_init(&rd, p, n);
+	if (rd_u64(&rd, &h->size) != 0 || rd_u64(&rd, &h->time_ns) != 0 ||
+	    rd_copy(&rd, h->root, MERKLE_HASH) != 0 ||
+	    rd_copy(&rd, h->sig, AUDIT_SIG) != 0)
+		return KERR_FORMAT;
 	return 0;
 }
 
@@ -106,9 +108,10 @@ alog_head_decode(struct audit_head *h, const uint8_t *p, size_t n)
 void
 alog_witness_write(struct auditlog *l, const struct audit_head *h)
 {
-	uint8_t b[ALOG_HEAD_BYTES], old[ALOG_HEAD_BYTES];
+	uint8_t old[ALOG_HEAD_BYTES];
 	char tmp[4200];
 	struct audit_head oh;
+	struct buf b;
 	int fd;
 	ssize_t n;
 
@@ -122,15 +125,19 @@ alog_witness_write(struct auditlog *l, const struct audit_head *h)
 		    oh.size >= h->size)
 			return;
 	}
-	alog_head_encode(b, h);
+	buf_init(&b, ALOG_HEAD_BYTES);
+	if (alog_head_encode(&b, h) != 0)
+		goto out;
 	snprintf(tmp, sizeof(tmp), "%s.%ld", l->witness, (long)getpid());
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) < 0)
-		return;
-	n = write(fd, b, sizeof(b));
+		goto out;
+	n = write(fd, b.p, b.len);
 	close(fd);
-	if (n != (ssize_t)sizeof(b) || rename(tmp, l->witness) != 0)
+	if (n != (ssize_t)b.len || rename(tmp, l->witness) != 0)
 		unlink(tmp);
+out:
+	buf_free(&b);
 }
 
 /* Sign and store a head over the first size leaves (inside a write tx). */
@@ -248,11 +255,13 @@ alog_append_locked(struct auditlog *l, struct audit_event *ev, size_t n,
 
 #define META_JOURNAL "journal"	/* blob: generation (16) || u64 offset */
 
+/* The stored journal position (zeros before the first). */
 static int
 journal_pos(struct auditlog *l, uint8_t gen[static AUDIT_JOURNAL_GEN],
     uint64_t *off, struct kerr *e)
 {
-	uint8_t b[AUDIT_JOURNAL_GEN + 8];
+	uint8_t b[ALOG_JOURNAL_POS];
+	struct rd rd;
 	size_t n = 0;
 	int found, r;
 
@@ -266,9 +275,11 @@ journal_pos(struct auditlog *l, uint8_t gen[static AUDIT_JOURNAL_GEN],
 	if (n != sizeof(b))
 		return kerr_set(e, KERR_FORMAT, "audit log: stored journal "
 		    "position has %zu bytes", n);
-	memcpy(gen, b, AUDIT_JOURNAL_GEN);
-	for (size_t i = 0; i < 8; i++)
-		*off = *off << 8 | b[AUDIT_JOURNAL_GEN + i];
+	rd_init(&rd, b, n);
+	if (rd_copy(&rd, gen, AUDIT_JOURNAL_GEN) != 0 ||
+	    rd_u64(&rd, off) != 0)
+		return kerr_set(e, KERR_FORMAT, "audit log: stored journal "
+		    "position unreadable");
 	return 0;
 }
 
@@ -291,14 +302,16 @@ append_tx(struct auditlog *l, struct audit_event *ev, size_t n,
 	if ((r = alog_append_locked(l, ev, n, e)) != 0)
 		return r;
 	if ((r = alog_save_frontier(l)) != 0)
-		return alog_dberr(l, e, META_FRONTIER);
+		return alog_dberr(l, e, "frontier");
 	if (gen != NULL) {
-		uint8_t b[AUDIT_JOURNAL_GEN + 8];
+		struct buf b;
 
-		memcpy(b, gen, AUDIT_JOURNAL_GEN);
-		for (size_t i = 0; i < 8; i++)
-			b[AUDIT_JOURNAL_GEN + i] = (uint8_t)(off >> (56 - 8 * i));
-		if ((r = alog_meta_set(l, META_JOURNAL, 0, b, sizeof(b))) != 0)
+		buf_init(&b, ALOG_JOURNAL_POS);
+		if ((r = buf_put(&b, gen, AUDIT_JOURNAL_GEN)) == 0 &&
+		    (r = buf_put_u64(&b, off)) == 0)
+			r = alog_meta_set(l, META_JOURNAL, 0, b.p, b.len);
+		buf_free(&b);
+		if (r != 0)
 			return alog_dberr(l, e, "journal position");
 	}
 	if (key != NULL && (r = alog_sign_at(l, key, l->c.size, h)) != 0)

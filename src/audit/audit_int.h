@@ -39,6 +39,8 @@
 /* A stored head (witness file, a post's last HQ head): u64 size || u64
  * time_ns || root || sig. */
 #define ALOG_HEAD_BYTES (8 + 8 + MERKLE_HASH + AUDIT_SIG)
+/* The journal position: generation || u64 offset. */
+#define ALOG_JOURNAL_POS (AUDIT_JOURNAL_GEN + 8)
 /* SQLite integers are signed: sizes, seqs and times stop here. */
 #define ALOG_SIZE_MAX_DB ((uint64_t)INT64_MAX)
 
@@ -151,9 +153,8 @@ int alog_meta_get(struct auditlog *l, const char *key, uint64_t *u,
 /* blob NULL: SQL NULL. */
 int alog_meta_set(struct auditlog *l, const char *key, uint64_t u,
     const uint8_t *blob, size_t n);
-/* The frontier's stored form into out; its length. */
-size_t alog_frontier_encode(uint8_t out[static ALOG_FRONTIER_MAX],
-    const struct merkle_compact *c);
+/* The frontier's stored form (at most ALOG_FRONTIER_MAX bytes) onto out. */
+int alog_frontier_encode(struct buf *out, const struct merkle_compact *c);
 /* Its strict inverse; KERR_FORMAT if p is not one (c left empty). */
 int alog_frontier_decode(struct merkle_compact *c, const uint8_t *p,
     size_t n);
@@ -163,9 +164,8 @@ int alog_save_frontier(struct auditlog *l);
 
 /* ---- append.c: appends, heads, proofs ------------------------------------- */
 
-/* A head in its stored form. */
-void alog_head_encode(uint8_t out[static ALOG_HEAD_BYTES],
-    const struct audit_head *h);
+/* A head in its stored form (ALOG_HEAD_BYTES) onto out. */
+int alog_head_encode(struct buf *out, const struct audit_head *h);
 /* Its strict inverse: exactly ALOG_HEAD_BYTES, else KERR_FORMAT. */
 int alog_head_decode(struct audit_head *h, const uint8_t *p, size_t n);
 /* Raise the witness file to h (best effort, after the commit). */

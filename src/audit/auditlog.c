@@ -468,32 +468,38 @@ alog_meta_set(struct auditlog *l, const char *key, uint64_t u,
 	return r < 0 ? r : 0;
 }
 
+/* ---- the stored frontier ---------------------------------------------------- */
+
 /* Frontier blob: u64 size || popcount(size) hashes. */
-size_t
-alog_frontier_encode(uint8_t out[static ALOG_FRONTIER_MAX], const struct merkle_compact *c)
+int
+alog_frontier_encode(struct buf *out, const struct merkle_compact *c)
 {
 	int k = __builtin_popcountll(c->size);
+	int r;
 
-	for (int i = 0; i < 8; i++)
-		out[i] = (uint8_t)(c->size >> (56 - 8 * i));
-	memcpy(out + 8, c->stack, (size_t)k * MERKLE_HASH);
-	return 8 + (size_t)k * MERKLE_HASH;
+	if ((r = buf_put_u64(out, c->size)) != 0 ||
+	    (r = buf_put(out, c->stack, (size_t)k * MERKLE_HASH)) != 0)
+		return r;
+	return 0;
 }
 
 int
 alog_frontier_decode(struct merkle_compact *c, const uint8_t *p, size_t n)
 {
-	uint64_t size = 0;
+	struct rd rd;
+	uint64_t size;
+	size_t k;
 
 	merkle_compact_init(c);
-	if (n < 8)
+	rd_init(&rd, p, n);
+	if (rd_u64(&rd, &size) != 0)
 		return KERR_FORMAT;
-	for (int i = 0; i < 8; i++)
-		size = size << 8 | p[i];
-	if (n != 8 + (size_t)__builtin_popcountll(size) * MERKLE_HASH)
+	k = (size_t)__builtin_popcountll(size) * MERKLE_HASH;
+	if (rd_left(&rd) != k || rd_copy(&rd, c->stack, k) != 0) {
+		merkle_compact_init(c);
 		return KERR_FORMAT;
+	}
 	c->size = size;
-	memcpy(c->stack, p + 8, n - 8);
 	return 0;
 }
 
@@ -504,7 +510,8 @@ alog_load_frontier(struct auditlog *l)
 	size_t n = 0;
 	int found, r;
 
-	if ((r = alog_meta_get(l, META_FRONTIER, NULL, b, sizeof(b), &n, &found)) != 0)
+	if ((r = alog_meta_get(l, META_FRONTIER, NULL, b, sizeof(b), &n,
+	    &found)) != 0)
 		return r;
 	if (!found) {
 		merkle_compact_init(&l->c);
@@ -516,8 +523,12 @@ alog_load_frontier(struct auditlog *l)
 int
 alog_save_frontier(struct auditlog *l)
 {
-	uint8_t b[ALOG_FRONTIER_MAX];
-	size_t n = alog_frontier_encode(b, &l->c);
+	struct buf b;
+	int r;
 
-	return alog_meta_set(l, META_FRONTIER, l->c.size, b, n);
+	buf_init(&b, ALOG_FRONTIER_MAX);
+	if ((r = alog_frontier_encode(&b, &l->c)) == 0)
+		r = alog_meta_set(l, META_FRONTIER, l->c.size, b.p, b.len);
+	buf_free(&b);
+	return r;
 }

@@ -55,22 +55,27 @@ static int
 rnode_put(struct auditlog *l, const char *node, const struct rnode *rn)
 {
 	sqlite3_stmt *s = alog_stmt(l, S_RNODE_PUT);
-	uint8_t f[ALOG_FRONTIER_MAX];
-	size_t fn = alog_frontier_encode(f, &rn->c);
+	struct buf f;
 	int r;
 
 	if (s == NULL)
 		return KERR_IO;
+	buf_init(&f, ALOG_FRONTIER_MAX);
+	if ((r = alog_frontier_encode(&f, &rn->c)) != 0) {
+		buf_free(&f);
+		return r;
+	}
 	if ((b_text(s, 1, node) | b_blob(s, 2, rn->pk, KEY_SIGN_PK) |
 	    b_int(s, 3, (int64_t)rn->head.size) |
 	    b_int(s, 4, (int64_t)rn->head.time_ns) |
 	    b_blob(s, 5, rn->head.root, MERKLE_HASH) |
-	    b_blob(s, 6, rn->head.sig, AUDIT_SIG) | b_blob(s, 7, f, fn) |
+	    b_blob(s, 6, rn->head.sig, AUDIT_SIG) | b_blob(s, 7, f.p, f.len) |
 	    b_int(s, 8, (int64_t)rn->hq_seq)) != SQLITE_OK)
 		r = alog_dberr(l, NULL, "post state put: bind");
 	else
 		r = alog_step(s);
 	alog_done(s);
+	buf_free(&f);
 	return r < 0 ? r : 0;
 }
 

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,20 +177,21 @@ audit_journal_append(struct audit_journal *j, const struct audit_event *ev,
     struct kerr *e)
 {
 	uint8_t sum[AUDIT_JOURNAL_SUM];
-	struct buf f;
+	struct buf enc, f;
 	struct stat st;
 	ssize_t w;
 	int r;
 
+	buf_init(&enc, AUDIT_ENTRY_MAX);
 	buf_init(&f, AUDIT_JOURNAL_FRAME_MAX);
-	if ((r = buf_put_u32(&f, 0)) != 0 ||
-	    (r = audit_event_encode(&f, ev)) != 0) {
+	if ((r = audit_event_encode(&enc, ev)) != 0 ||
+	    (r = buf_put_bytes32(&f, enc.p, enc.len)) != 0) {
+		buf_free(&enc);
 		buf_free(&f);
 		return kerr_set(e, r, "audit event %s/%s: %s", ev->action,
 		    ev->object, kerr_str(r));
 	}
-	for (int i = 0; i < 4; i++)
-		f.p[i] = (uint8_t)((f.len - 4) >> (24 - 8 * i));
+	buf_free(&enc);
 	frame_sum(sum, f.p, f.len);
 	if ((r = buf_put(&f, sum, sizeof(sum))) != 0) {
 		buf_free(&f);
@@ -248,13 +250,16 @@ audit_journal_parse(const uint8_t *p, size_t n,
 
 	*damaged = 0;
 	while (n - off >= 4) {
-		size_t len = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 |
-		    (size_t)p[off + 2] << 8 | p[off + 3];
+		struct rd fr;
+		uint32_t len;
 		int r;
 
+		rd_init(&fr, p + off, n - off);
+		if (rd_u32(&fr, &len) != 0)
+			break;	/* not reached: 4 bytes are there */
 		if (len == 0 || len > AUDIT_ENTRY_MAX) {
 			*damaged = 1;
-			kerr_set(e, KERR_FORMAT, "frame length %zu", len);
+			kerr_set(e, KERR_FORMAT, "frame length %" PRIu32, len);
 			break;
 		}
 		if (n - off - 4 < len + AUDIT_JOURNAL_SUM)

@@ -217,7 +217,7 @@ audit_check_hq_head(struct auditlog *post, const uint8_t hq_pk[static KEY_SIGN_P
 {
 	struct ship_hqhead m;
 	struct audit_head last;
-	uint8_t b[ALOG_HEAD_BYTES];
+	struct buf b;
 	int found, r;
 
 	if (hq_size != NULL)
@@ -267,8 +267,11 @@ audit_check_hq_head(struct auditlog *post, const uint8_t hq_pk[static KEY_SIGN_P
 		}
 		goto fail;
 	}
-	alog_head_encode(b, &m.head);
-	if ((r = alog_meta_set(post, META_HQ_HEAD, 0, b, sizeof(b))) != 0)
+	buf_init(&b, ALOG_HEAD_BYTES);
+	if ((r = alog_head_encode(&b, &m.head)) == 0)
+		r = alog_meta_set(post, META_HQ_HEAD, 0, b.p, b.len);
+	buf_free(&b);
+	if (r != 0)
 		goto fail;
 	if ((r = alog_commit(post, e)) != 0)
 		return r;
