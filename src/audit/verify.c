@@ -53,6 +53,24 @@ bad(struct audit_verify *res, uint64_t seq, const char *fmt, ...)
 }
 
 /*
+ * The next row of the head scan into *h (in size order); *have = 0 after
+ * the last.  0, a malformed row (reported in res), or the step's error.
+ */
+static int
+next_head(sqlite3_stmt *hs, struct audit_head *h, int *have,
+    struct audit_verify *res)
+{
+	int r;
+
+	if ((r = alog_step(hs)) < 0)
+		return r;
+	*have = r == 1;
+	if (*have && alog_head_row(hs, h) != 0)
+		return bad(res, UINT64_MAX, "a head row is malformed");
+	return 0;
+}
+
+/*
  * One pass over the rows in seq order, recomputing the tree, with the
  * heads (also in size order) checked as their sizes are reached.  The first
  * bad entry is the smallest of: the first row whose fields do not give its
@@ -100,23 +118,16 @@ audit_verify_log(struct auditlog *l, const uint8_t pk[static KEY_SIGN_PK],
 	}
 	if ((r = alog_begin(l, ALOG_TX_READ, NULL)) != 0)
 		return r;
-	if ((r = alog_meta_get(l, META_SHIPPED, &shipped, NULL, 0, NULL, &found)) != 0)
+	if ((r = alog_meta_get(l, META_SHIPPED, &shipped, NULL, 0, NULL,
+	    &found)) != 0)
 		goto out;
 	if ((es = alog_stmt(l, S_ENTRY_SCAN)) == NULL ||
 	    (hs = alog_stmt(l, S_HEAD_SCAN)) == NULL) {
 		r = KERR_IO;
 		goto out;
 	}
-	/* next head */
-#define NEXT_HEAD() do { \
-		if ((r = alog_step(hs)) < 0) goto out; \
-		have_head = r == 1; \
-		if (have_head && alog_head_row(hs, &h) != 0) { \
-			r = bad(res, UINT64_MAX, "a head row is malformed"); \
-			goto out; \
-		} \
-	} while (0)
-	NEXT_HEAD();
+	if ((r = next_head(hs, &h, &have_head, res)) != 0)
+		goto out;
 	for (;;) {
 		/* heads at the current size */
 		while (have_head && h.size == c.size) {
@@ -134,7 +145,8 @@ audit_verify_log(struct auditlog *l, const uint8_t pk[static KEY_SIGN_PK],
 				break;
 			}
 			good = h.size;
-			NEXT_HEAD();
+			if ((r = next_head(hs, &h, &have_head, res)) != 0)
+				goto out;
 		}
 		if (head_bad)
 			break;
@@ -254,7 +266,6 @@ audit_verify_log(struct auditlog *l, const uint8_t pk[static KEY_SIGN_PK],
 	}
 	r = 0;
 out:
-#undef NEXT_HEAD
 	alog_done(es);
 	alog_done(hs);
 	(void)alog_commit(l, NULL);
