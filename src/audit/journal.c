@@ -22,6 +22,7 @@
 #define APPLY_BATCH 256		/* events per transaction */
 #define APPLY_READ (1u << 20)	/* bytes read at a time */
 #define REOPEN_TRIES 8
+#define TMP_RANDOM 8		/* random bytes in a new journal's temporary name */
 
 struct audit_journal {
 	char path[PATH_MAX];
@@ -50,8 +51,8 @@ frame_sum(uint8_t out[static AUDIT_JOURNAL_SUM], const uint8_t *p, size_t n)
 static int
 journal_create(const char *path, struct kerr *e)
 {
-	uint8_t hdr[AUDIT_JOURNAL_HDR], rnd[8];
-	char tmp[PATH_MAX + 64], hex[17];
+	uint8_t hdr[AUDIT_JOURNAL_HDR], rnd[TMP_RANDOM];
+	char tmp[PATH_MAX + 64], hex[2 * TMP_RANDOM + 1];
 	int fd, r = 0;
 
 	memcpy(hdr, AUDIT_JOURNAL_MAGIC, 8);

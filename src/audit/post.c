@@ -247,7 +247,8 @@ audit_check_hq_head(struct auditlog *post, const uint8_t hq_pk[static KEY_SIGN_P
 	}
 	if (r == KERR_MISMATCH) {
 		struct audit_event ev;
-		char d[AUDIT_DETAIL_MAX + 1], ro[65], rn[65];
+		char d[AUDIT_DETAIL_MAX + 1], ro[2 * MERKLE_HASH + 1],
+		    rn[2 * MERKLE_HASH + 1];
 
 		memset(&ev, 0, sizeof(ev));
 		sodium_bin2hex(ro, sizeof(ro), last.root, MERKLE_HASH);
