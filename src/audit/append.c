@@ -187,7 +187,8 @@ tree_put(struct auditlog *l, unsigned level, uint64_t idx,
  * Calls put for each (L, index) and appends the leaf to c.
  */
 int
-alog_append_leaf(struct merkle_compact *c, const uint8_t leaf[static MERKLE_HASH],
+alog_append_leaf(struct merkle_compact *c,
+    const uint8_t leaf[static MERKLE_HASH],
     int (*put)(void *, unsigned, uint64_t, const uint8_t *), void *ctx)
 {
 	uint8_t cur[MERKLE_HASH];
@@ -199,13 +200,22 @@ alog_append_leaf(struct merkle_compact *c, const uint8_t leaf[static MERKLE_HASH
 		return KERR_TOOBIG;
 	memcpy(cur, leaf, MERKLE_HASH);
 	while ((s >> level) & 1) {
+		/* each trailing one bit is a subtree on the stack, the
+		 * smallest last: there are at least as many as bits seen */
+		assert((int)level < k);
 		merkle_node_hash(cur, c->stack[k - 1 - (int)level], cur);
 		level++;
 		if (put != NULL && (r = put(ctx, level, ((s + 1) >> level) - 1,
 		    cur)) != 0)
 			return r;
 	}
-	return merkle_compact_append(c, leaf);
+	if ((r = merkle_compact_append(c, leaf)) != 0)
+		return r;
+	/* the compact tree merged the same subtrees: its last one is the
+	 * subtree of level `level` just finished (put's last hash) */
+	assert(memcmp(c->stack[__builtin_popcountll(c->size) - 1], cur,
+	    MERKLE_HASH) == 0);
+	return 0;
 }
 
 static int
@@ -432,17 +442,23 @@ audit_get(struct auditlog *l, uint64_t seq, struct audit_event *ev)
 
 /* ---- proofs ----------------------------------------------------------------- */
 
-/* merkle_range_fn over the stored leaves and subtrees. */
+/*
+ * A complete subtree is all merkle.c ever asks for (merkle_range_fn), and
+ * all verify.c's check_tree asks for: any other range is a bug.  A range
+ * past what SQLite can number comes from a caller's size: an error.
+ */
 int
 alog_range_fn(void *ctx, uint64_t a, uint64_t b, uint8_t out[MERKLE_HASH])
 {
 	struct auditlog *l = ctx;
 	uint64_t w = b - a;
-	unsigned level = (unsigned)__builtin_ctzll(w);
+	unsigned level;
 	sqlite3_stmt *s;
 	int r, rc;
 
-	if (w == 0 || (w & (w - 1)) != 0 || a % w != 0 || b > ALOG_SIZE_MAX_DB)
+	assert(a < b && (w & (w - 1)) == 0 && a % w == 0);
+	level = (unsigned)__builtin_ctzll(w);
+	if (b > ALOG_SIZE_MAX_DB)
 		return KERR_INVALID;
 	if (level == 0) {
 		if ((s = alog_stmt(l, S_ENTRY_LEAF)) == NULL)

@@ -14,6 +14,7 @@
  * statements, transactions, the row codecs every room uses, the meta table
  * and the stored frontier; opening and closing a log.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -477,6 +478,8 @@ alog_frontier_encode(struct buf *out, const struct merkle_compact *c)
 	int k = __builtin_popcountll(c->size);
 	int r;
 
+	/* the compact tree holds one subtree per set bit of its size */
+	assert(k <= MERKLE_COMPACT_MAX);
 	if ((r = buf_put_u64(out, c->size)) != 0 ||
 	    (r = buf_put(out, c->stack, (size_t)k * MERKLE_HASH)) != 0)
 		return r;
