@@ -263,8 +263,6 @@ alog_append_locked(struct auditlog *l, struct audit_event *ev, size_t n,
 	return 0;
 }
 
-#define META_JOURNAL "journal"	/* blob: generation (16) || u64 offset */
-
 /* The stored journal position (zeros before the first). */
 static int
 journal_pos(struct auditlog *l, uint8_t gen[static AUDIT_JOURNAL_GEN],
@@ -432,9 +430,10 @@ audit_get(struct auditlog *l, uint64_t seq, struct audit_event *ev)
 		return KERR_INVALID;
 	if (b_int(s, 1, (int64_t)seq) != SQLITE_OK)
 		r = alog_dberr(l, NULL, "entry get: bind");
-	else if ((r = alog_step(s)) == 1)
-		r = alog_event_row(s, ev, NULL);
-	else if (r == 0)
+	else if ((r = alog_step(s)) == 1) {
+		alog_event_row(s, ev, NULL);
+		r = 0;
+	} else if (r == 0)
 		r = KERR_INVALID;
 	alog_done(s);
 	return r;

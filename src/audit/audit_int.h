@@ -97,8 +97,9 @@ sqlite3_stmt *alog_stmt(struct auditlog *l, int i);
 /* Ready for the next use: reset, bindings cleared (s may be NULL). */
 void alog_done(sqlite3_stmt *s);
 /* Step a statement: 1 row, 0 done, < 0 error (and the statement reset). */
-int alog_step(sqlite3_stmt *s);
-/* Run statement i, which returns no rows. */
+int alog_step(sqlite3_stmt *s) KODEN_WUR;
+/* Run statement i, which returns no rows.  Not KODEN_WUR: a rollback's
+ * result is ignored on purpose (there is nothing left to undo). */
 int alog_run(struct auditlog *l, int i, struct kerr *e);
 
 /*
@@ -125,23 +126,26 @@ b_int(sqlite3_stmt *s, int i, int64_t v)
 }
 
 /* Column col, exactly n bytes, into out; else KERR_FORMAT. */
-int alog_blob_copy(sqlite3_stmt *s, int col, uint8_t *out, size_t n);
+int alog_blob_copy(sqlite3_stmt *s, int col, uint8_t *out, size_t n)
+    KODEN_WUR;
 /* Column col as text, cut at cap bytes (an over-long edited field). */
 void alog_text_copy(sqlite3_stmt *s, int col, char *out, size_t cap);
 /* An entry row (seq, time, node, actor, ..., detail, leaf): the fields as
  * stored, not checked; leaf (may be NULL) zeros if the blob is not one. */
-int alog_event_row(sqlite3_stmt *s, struct audit_event *ev,
+void alog_event_row(sqlite3_stmt *s, struct audit_event *ev,
     uint8_t leaf[MERKLE_HASH]);
 /* A head row (size, time, root, sig); KERR_FORMAT if malformed. */
-int alog_head_row(sqlite3_stmt *s, struct audit_head *h);
+int alog_head_row(sqlite3_stmt *s, struct audit_head *h) KODEN_WUR;
 /* Bind ev's seq, time, actor, ..., detail and leaf from parameter first
  * on: the columns entry and rentry share.  An SQLite code. */
 int alog_bind_event(sqlite3_stmt *s, int first, const struct audit_event *ev,
-    const uint8_t leaf[static MERKLE_HASH]);
+    const uint8_t leaf[static MERKLE_HASH]) KODEN_WUR;
 
 /* Transactions: l->in_tx says whether one is open. */
-int alog_begin(struct auditlog *l, enum alog_tx tx, struct kerr *e);
-/* Commit, or roll back if the commit fails. */
+int alog_begin(struct auditlog *l, enum alog_tx tx, struct kerr *e)
+    KODEN_WUR;
+/* Commit, or roll back if the commit fails.  Not KODEN_WUR: ending a read
+ * transaction ignores it (the snapshot is let go either way). */
 int alog_commit(struct auditlog *l, struct kerr *e);
 void alog_rollback(struct auditlog *l);
 
@@ -149,49 +153,53 @@ void alog_rollback(struct auditlog *l);
 
 /* *found = 0 if absent; blob (may be NULL) gets up to max bytes, *n set. */
 int alog_meta_get(struct auditlog *l, const char *key, uint64_t *u,
-    uint8_t *blob, size_t max, size_t *n, int *found);
+    uint8_t *blob, size_t max, size_t *n, int *found) KODEN_WUR;
 /* blob NULL: SQL NULL. */
 int alog_meta_set(struct auditlog *l, const char *key, uint64_t u,
-    const uint8_t *blob, size_t n);
+    const uint8_t *blob, size_t n) KODEN_WUR;
 /* The frontier's stored form (at most ALOG_FRONTIER_MAX bytes) onto out. */
-int alog_frontier_encode(struct buf *out, const struct merkle_compact *c);
+int alog_frontier_encode(struct buf *out, const struct merkle_compact *c)
+    KODEN_WUR;
 /* Its strict inverse; KERR_FORMAT if p is not one (c left empty). */
 int alog_frontier_decode(struct merkle_compact *c, const uint8_t *p,
-    size_t n);
+    size_t n) KODEN_WUR;
 /* l->c from the meta row (the empty tree if none); inside a transaction. */
-int alog_load_frontier(struct auditlog *l);
-int alog_save_frontier(struct auditlog *l);
+int alog_load_frontier(struct auditlog *l) KODEN_WUR;
+int alog_save_frontier(struct auditlog *l) KODEN_WUR;
 
 /* ---- append.c: appends, heads, proofs ------------------------------------- */
 
 /* A head in its stored form (ALOG_HEAD_BYTES) onto out. */
-int alog_head_encode(struct buf *out, const struct audit_head *h);
+int alog_head_encode(struct buf *out, const struct audit_head *h) KODEN_WUR;
 /* Its strict inverse: exactly ALOG_HEAD_BYTES, else KERR_FORMAT. */
-int alog_head_decode(struct audit_head *h, const uint8_t *p, size_t n);
+int alog_head_decode(struct audit_head *h, const uint8_t *p, size_t n)
+    KODEN_WUR;
 /* Raise the witness file to h (best effort, after the commit). */
 void alog_witness_write(struct auditlog *l, const struct audit_head *h);
 /* Sign and store a head over the first size leaves (inside a write tx);
  * an existing head at that size is returned instead. */
 int alog_sign_at(struct auditlog *l, const struct identity *key,
-    uint64_t size, struct audit_head *h);
+    uint64_t size, struct audit_head *h) KODEN_WUR;
 /*
  * Append leaf to c; for each complete subtree that this finishes, put
  * (may be NULL) is called with its level and index before c changes.
  */
 int alog_append_leaf(struct merkle_compact *c,
     const uint8_t leaf[static MERKLE_HASH],
-    int (*put)(void *, unsigned, uint64_t, const uint8_t *), void *ctx);
+    int (*put)(void *, unsigned, uint64_t, const uint8_t *), void *ctx)
+    KODEN_WUR;
 /* Append n events inside a write transaction with l->c loaded (the
  * caller saves the frontier). */
 int alog_append_locked(struct auditlog *l, struct audit_event *ev, size_t n,
-    struct kerr *e);
+    struct kerr *e) KODEN_WUR;
 /* merkle_range_fn over the stored leaves and subtrees (ctx: the log). */
 int alog_range_fn(void *ctx, uint64_t a, uint64_t b,
-    uint8_t out[MERKLE_HASH]);
+    uint8_t out[MERKLE_HASH]) KODEN_WUR;
 
 /* ---- collect.c ------------------------------------------------------------ */
 
 /* HQ's row for node; rn->found = 0 if none. */
-int alog_rnode_get(struct auditlog *l, const char *node, struct rnode *rn);
+int alog_rnode_get(struct auditlog *l, const char *node, struct rnode *rn)
+    KODEN_WUR;
 
 #endif

@@ -206,6 +206,8 @@ alog_run(struct auditlog *l, int i, struct kerr *e)
 	return r < 0 ? r : 0;
 }
 
+/* ---- rows ------------------------------------------------------------------ */
+
 int
 alog_blob_copy(sqlite3_stmt *s, int col, uint8_t *out, size_t n)
 {
@@ -230,8 +232,9 @@ alog_text_copy(sqlite3_stmt *s, int col, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-int
-alog_event_row(sqlite3_stmt *s, struct audit_event *ev, uint8_t leaf[MERKLE_HASH])
+void
+alog_event_row(sqlite3_stmt *s, struct audit_event *ev,
+    uint8_t leaf[MERKLE_HASH])
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->seq = (uint64_t)sqlite3_column_int64(s, 0);
@@ -245,7 +248,6 @@ alog_event_row(sqlite3_stmt *s, struct audit_event *ev, uint8_t leaf[MERKLE_HASH
 	alog_text_copy(s, 8, ev->detail, AUDIT_DETAIL_MAX);
 	if (leaf != NULL && alog_blob_copy(s, 9, leaf, MERKLE_HASH) != 0)
 		memset(leaf, 0, MERKLE_HASH);	/* edited: never matches */
-	return 0;
 }
 
 int
@@ -274,10 +276,12 @@ alog_bind_event(sqlite3_stmt *s, int first, const struct audit_event *ev,
 	    b_blob(s, first + 8, leaf, MERKLE_HASH);
 }
 
+/* ---- transactions ---------------------------------------------------------- */
+
 int
-alog_begin(struct auditlog *l, enum alog_tx write, struct kerr *e)
+alog_begin(struct auditlog *l, enum alog_tx tx, struct kerr *e)
 {
-	int r = alog_run(l, write ? S_BEGIN : S_BEGIN_RO, e);
+	int r = alog_run(l, tx == ALOG_TX_WRITE ? S_BEGIN : S_BEGIN_RO, e);
 
 	l->in_tx = r == 0;
 	return r;
@@ -301,6 +305,8 @@ alog_rollback(struct auditlog *l)
 		(void)alog_run(l, S_ROLLBACK, NULL);
 	l->in_tx = 0;
 }
+
+/* ---- the handle ------------------------------------------------------------ */
 
 int
 auditlog_open(struct auditlog **out, const char *path, const char *node,

@@ -339,7 +339,8 @@ audit_ingest_many(struct auditlog *hq, struct audit_ingest_item *it, size_t n,
 			goto fail;
 		it[i].result = ingest_locked(hq, it[i].node, it[i].node_pk, &b[i],
 		    &it[i].acked, &it[i].err);
-		if (it[i].result != 0 && (r = alog_run(hq, S_ROLLBACK_TO, e)) != 0)
+		if (it[i].result != 0 &&
+		    (r = alog_run(hq, S_ROLLBACK_TO, e)) != 0)
 			goto fail;
 		if ((r = alog_run(hq, S_RELEASE, e)) != 0)
 			goto fail;

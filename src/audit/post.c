@@ -36,13 +36,15 @@ audit_mark_shipped(struct auditlog *l, uint64_t upto)
 	if ((r = alog_begin(l, ALOG_TX_WRITE, NULL)) != 0)
 		return r;
 	if ((r = alog_load_frontier(l)) != 0 ||
-	    (r = alog_meta_get(l, META_SHIPPED, &old, NULL, 0, NULL, &found)) != 0)
+	    (r = alog_meta_get(l, META_SHIPPED, &old, NULL, 0, NULL,
+	    &found)) != 0)
 		goto fail;
 	if (upto > l->c.size) {
 		r = KERR_INVALID;
 		goto fail;
 	}
-	if (upto > old && (r = alog_meta_set(l, META_SHIPPED, upto, NULL, 0)) != 0)
+	if (upto > old &&
+	    (r = alog_meta_set(l, META_SHIPPED, upto, NULL, 0)) != 0)
 		goto fail;
 	return alog_commit(l, NULL);
 fail:
@@ -93,7 +95,8 @@ audit_ship_prepare(struct auditlog *l, const struct identity *key, size_t max,
 	if ((r = alog_begin(l, ALOG_TX_WRITE, e)) != 0)
 		goto out;
 	if ((r = alog_load_frontier(l)) != 0 ||
-	    (r = alog_meta_get(l, META_SHIPPED, &acked, NULL, 0, NULL, &found)) != 0 ||
+	    (r = alog_meta_get(l, META_SHIPPED, &acked, NULL, 0, NULL,
+	    &found)) != 0 ||
 	    (r = hq_seen_size(l, &b->hq_seen)) != 0)
 		goto fail;
 	*upto = acked;
@@ -188,7 +191,8 @@ audit_hq_head(struct auditlog *post, struct audit_head *h, int *found)
 	int r;
 
 	memset(h, 0, sizeof(*h));
-	if ((r = alog_meta_get(post, META_HQ_HEAD, NULL, b, sizeof(b), &n, found)) != 0)
+	if ((r = alog_meta_get(post, META_HQ_HEAD, NULL, b, sizeof(b), &n,
+	    found)) != 0)
 		return r;
 	if (*found && alog_head_decode(h, b, n) != 0)
 		return KERR_FORMAT;
