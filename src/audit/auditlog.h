@@ -19,6 +19,9 @@
  * Several processes (kodend and koden) append to the same file: every write
  * is one BEGIN IMMEDIATE transaction that reads the stored frontier, so seq
  * allocation is race-free.  One struct auditlog is used by one thread.
+ *
+ * The implementation is several files, one concern each; audit_int.h, the
+ * module's internal header, lists them and what they share.
  */
 #ifndef KODEN_AUDITLOG_H
 #define KODEN_AUDITLOG_H
@@ -124,9 +127,10 @@ struct auditlog;
  */
 int auditlog_open(struct auditlog **out, const char *path, const char *node,
     const char *witness, struct kerr *e) KODEN_WUR;
-/* NODEDIR/audit.db and NODEDIR/audit.head, node name from kodend.conf. */
+/* NODEDIR/audit.db and NODEDIR/audit.head of the node called node (the
+ * name in its kodend.conf: the caller reads it). */
 int auditlog_open_dir(struct auditlog **out, const char *nodedir,
-    struct kerr *e) KODEN_WUR;
+    const char *node, struct kerr *e) KODEN_WUR;
 void auditlog_close(struct auditlog *l);
 /*
  * Commits of this handle stop at the write-ahead log (synchronous =
@@ -280,15 +284,6 @@ int audit_ingest_many(struct auditlog *hq, struct audit_ingest_item *items,
 /* The node's last accepted head at HQ; *found = 0 if none. */
 int audit_node_head(struct auditlog *hq, const char *node,
     struct audit_head *h, int *found) KODEN_WUR;
-
-/* Leaves of HQ's global log for a telegram envelope the relay persisted and
- * for a directory (roster) change.  Batch them with audit_append if many. */
-int audit_log_envelope(struct auditlog *hq, const uint8_t id[16],
-    const char *origin, const uint8_t *env, size_t env_len,
-    struct kerr *e) KODEN_WUR;
-int audit_log_directory(struct auditlog *hq, uint64_t version,
-    const uint8_t *roster, size_t roster_len, const char *what,
-    struct kerr *e) KODEN_WUR;
 
 /*
  * HQ -> post: HQ's latest head (signing one first if key is non-NULL and

@@ -3,6 +3,7 @@
  * entry encoding is what the Merkle tree commits to, so it never changes
  * for version 1: new fields need AUDIT_ENTRY_VERSION 2.
  */
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,6 +12,10 @@
 #include "audit/auditlog.h"
 
 #define HEAD_LABEL "koden audit head v1"
+/* The largest signed message of a head: label || str8 node (any length a
+ * str8 holds) || u64 size || root || u64 time. */
+#define HEAD_MESSAGE_MAX (sizeof(HEAD_LABEL) + 1 + UINT8_MAX + 8 + \
+	MERKLE_HASH + 8)
 
 uint64_t
 audit_now_ns(void)
@@ -192,7 +197,7 @@ audit_head_sign(struct audit_head *h, const char *node,
 	struct buf m;
 	int r;
 
-	buf_init(&m, 512);
+	buf_init(&m, HEAD_MESSAGE_MAX);
 	if ((r = audit_head_message(&m, node, h)) == 0 &&
 	    crypto_sign_detached(h->sig, NULL, m.p, m.len, key->sign_sk) != 0)
 		r = KERR_CRYPTO;
@@ -207,7 +212,7 @@ audit_head_verify(const struct audit_head *h, const char *node,
 	struct buf m;
 	int r;
 
-	buf_init(&m, 512);
+	buf_init(&m, HEAD_MESSAGE_MAX);
 	if ((r = audit_head_message(&m, node, h)) == 0 &&
 	    crypto_sign_verify_detached(h->sig, m.p, m.len, pk) != 0)
 		r = KERR_SIGNATURE;

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #define APPLY_BATCH 256		/* events per transaction */
 #define APPLY_READ (1u << 20)	/* bytes read at a time */
 #define REOPEN_TRIES 8
+#define TMP_RANDOM 8		/* random bytes in a new journal's temporary name */
 
 struct audit_journal {
 	char path[PATH_MAX];
@@ -49,8 +51,8 @@ frame_sum(uint8_t out[static AUDIT_JOURNAL_SUM], const uint8_t *p, size_t n)
 static int
 journal_create(const char *path, struct kerr *e)
 {
-	uint8_t hdr[AUDIT_JOURNAL_HDR], rnd[8];
-	char tmp[PATH_MAX + 64], hex[17];
+	uint8_t hdr[AUDIT_JOURNAL_HDR], rnd[TMP_RANDOM];
+	char tmp[PATH_MAX + 64], hex[2 * TMP_RANDOM + 1];
 	int fd, r = 0;
 
 	memcpy(hdr, AUDIT_JOURNAL_MAGIC, 8);
@@ -176,20 +178,21 @@ audit_journal_append(struct audit_journal *j, const struct audit_event *ev,
     struct kerr *e)
 {
 	uint8_t sum[AUDIT_JOURNAL_SUM];
-	struct buf f;
+	struct buf enc, f;
 	struct stat st;
 	ssize_t w;
 	int r;
 
+	buf_init(&enc, AUDIT_ENTRY_MAX);
 	buf_init(&f, AUDIT_JOURNAL_FRAME_MAX);
-	if ((r = buf_put_u32(&f, 0)) != 0 ||
-	    (r = audit_event_encode(&f, ev)) != 0) {
+	if ((r = audit_event_encode(&enc, ev)) != 0 ||
+	    (r = buf_put_bytes32(&f, enc.p, enc.len)) != 0) {
+		buf_free(&enc);
 		buf_free(&f);
 		return kerr_set(e, r, "audit event %s/%s: %s", ev->action,
 		    ev->object, kerr_str(r));
 	}
-	for (int i = 0; i < 4; i++)
-		f.p[i] = (uint8_t)((f.len - 4) >> (24 - 8 * i));
+	buf_free(&enc);
 	frame_sum(sum, f.p, f.len);
 	if ((r = buf_put(&f, sum, sizeof(sum))) != 0) {
 		buf_free(&f);
@@ -248,13 +251,16 @@ audit_journal_parse(const uint8_t *p, size_t n,
 
 	*damaged = 0;
 	while (n - off >= 4) {
-		size_t len = (size_t)p[off] << 24 | (size_t)p[off + 1] << 16 |
-		    (size_t)p[off + 2] << 8 | p[off + 3];
+		struct rd fr;
+		uint32_t len;
 		int r;
 
+		rd_init(&fr, p + off, n - off);
+		if (rd_u32(&fr, &len) != 0)
+			break;	/* not reached: 4 bytes are there */
 		if (len == 0 || len > AUDIT_ENTRY_MAX) {
 			*damaged = 1;
-			kerr_set(e, KERR_FORMAT, "frame length %zu", len);
+			kerr_set(e, KERR_FORMAT, "frame length %" PRIu32, len);
 			break;
 		}
 		if (n - off - 4 < len + AUDIT_JOURNAL_SUM)

@@ -88,6 +88,8 @@ merkle_compact_append(struct merkle_compact *c,
 	/* each trailing 1 bit of the old size is a subtree as big as the new
 	 * one beside it: merge them, as a binary counter carries */
 	for (s = c->size; s & 1; s >>= 1) {
+		/* that bit's subtree is on the stack, below the new one */
+		assert(top >= 2);
 		merkle_node_hash(c->stack[top - 2], c->stack[top - 2],
 		    c->stack[top - 1]);
 		top--;
@@ -156,6 +158,21 @@ get_subtree(merkle_range_fn f, void *ctx, uint64_t a, uint64_t b,
 	return r > 0 ? KERR_INVALID : r;
 }
 
+#ifndef NDEBUG
+/* The window invariant of the file comment: a is a multiple of the
+ * smallest power of two >= b - a. */
+static int
+window_aligned(uint64_t a, uint64_t b)
+{
+	uint64_t w = b - a, p;
+
+	if (w > (uint64_t)1 << 63)
+		return a == 0;	/* that power of two is 2^64 */
+	p = w == 1 ? 1 : (uint64_t)1 << (64 - __builtin_clzll(w - 1));
+	return (a & (p - 1)) == 0;
+}
+#endif
+
 /*
  * MTH(D[a:b]) for a window of the kind the file comment describes.  Its
  * width's set bits are its complete subtrees, largest at the left; MTH
@@ -170,9 +187,11 @@ range_hash(uint8_t out[MERKLE_HASH], uint64_t a, uint64_t b,
 	uint64_t w = b - a, end = b, t;
 	int r, first = 1;
 
-	assert(a < b);
+	assert(a < b && window_aligned(a, b));
 	while (w != 0) {
 		t = w & (~w + 1);	/* lowest set bit */
+		/* merkle_range_fn's contract: a complete subtree */
+		assert((end - t) % t == 0);
 		if ((r = get_subtree(f, ctx, end - t, end,
 		    first ? acc : h)) != 0)
 			return r;
@@ -227,6 +246,7 @@ merkle_inclusion_proof(uint8_t (*proof)[MERKLE_HASH], size_t max,
 	if (f == NULL || (proof == NULL && max > 0) || index >= size)
 		return KERR_INVALID;
 	while (hi - lo > 1) {
+		assert(lo <= index && index < hi);
 		/* PATH(m, D[n]), n > 1: split at k */
 		k = split_point(hi - lo);
 		if (cnt == max)
@@ -266,6 +286,7 @@ merkle_consistency_proof(uint8_t (*proof)[MERKLE_HASH], size_t max,
 	/* SUBPROOF(m - lo, D[lo:hi], b); lo < m holds throughout, so while
 	 * m < hi the window has at least two leaves to split */
 	while (m < hi) {
+		assert(lo < m);
 		k = split_point(hi - lo);
 		if (cnt == max)
 			return KERR_TOOBIG;

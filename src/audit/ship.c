@@ -84,21 +84,14 @@ get_path(struct rd *r, uint8_t (*p)[MERKLE_HASH], size_t *n)
 static int
 put_entry(struct buf *b, const struct audit_event *ev)
 {
-	size_t at = b->len;
+	struct buf enc;
 	int r;
 
-	if ((r = buf_put_u32(b, 0)) != 0 ||
-	    (r = audit_event_encode(b, ev)) != 0)
-		return r;
-	{
-		uint32_t n = (uint32_t)(b->len - at - 4);
-
-		b->p[at] = (uint8_t)(n >> 24);
-		b->p[at + 1] = (uint8_t)(n >> 16);
-		b->p[at + 2] = (uint8_t)(n >> 8);
-		b->p[at + 3] = (uint8_t)n;
-	}
-	return 0;
+	buf_init(&enc, AUDIT_ENTRY_MAX);
+	if ((r = audit_event_encode(&enc, ev)) == 0)
+		r = buf_put_bytes32(b, enc.p, enc.len);
+	buf_free(&enc);
+	return r;
 }
 
 static int

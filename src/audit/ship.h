@@ -6,7 +6,7 @@
  * proofs for third parties.  Big-endian, length-prefixed; the decoders are
  * strict (every field, every cap, no trailing bytes) and fuzzed
  * (fuzz/fuzz_audit_ship.c).  Decoders check structure only: signatures
- * and proofs are checked by auditlog.c.
+ * and proofs are checked by post.c, collect.c and prove.c.
  */
 #ifndef KODEN_SHIP_H
 #define KODEN_SHIP_H

@@ -9,6 +9,7 @@
 #include "audit/auditlog.h"
 #include "audit/journal.h"
 #include "cli/cli_int.h"
+#include "node/config.h"
 
 void
 cli_json_str(FILE *f, const char *s)
@@ -81,10 +82,12 @@ int
 cli_log_open(const struct cli_ctx *ctx, struct auditlog **l)
 {
 	struct identity *key;
+	struct config cfg;
 	struct kerr e = { "" };
 	int r;
 
-	if ((r = auditlog_open_dir(l, ctx->nodedir, &e)) != 0)
+	if ((r = config_load(&cfg, ctx->nodedir, &e)) != 0 ||
+	    (r = auditlog_open_dir(l, ctx->nodedir, cfg.name, &e)) != 0)
 		return cli_fail(EX_FAIL, "%s", kerr_msg(&e, r));
 	/* what the journal holds goes in first, so every answer has it */
 	key = cli_node_key(ctx->nodedir);

@@ -18,6 +18,7 @@
 #include "audit/journal.h"
 #include "cli/cli_int.h"
 #include "node/admin.h"
+#include "node/config.h"
 
 struct identity *
 cli_node_key(const char *nodedir)
@@ -82,6 +83,7 @@ cli_audit_dir(const char *nodedir, const char *actor, const char *action,
 	struct auditlog *l = NULL;
 	struct identity *key;
 	struct audit_event ev;
+	struct config cfg;
 	struct kerr e = { "" };
 	char me[128], src[128], who[AUDIT_ACTOR_MAX + 160];
 	int r;
@@ -91,7 +93,7 @@ cli_audit_dir(const char *nodedir, const char *actor, const char *action,
 	 * record, to measure what recording costs.  Never in build/koden. */
 	(void)l; (void)key; (void)e; (void)r; (void)actor; (void)action;
 	(void)object; (void)outcome; (void)detail; (void)me; (void)src;
-	(void)who; (void)ev;
+	(void)who; (void)ev; (void)cfg;
 	return EX_OK;
 #endif
 	if (nodedir == NULL)
@@ -117,7 +119,8 @@ cli_audit_dir(const char *nodedir, const char *actor, const char *action,
 		    kerr_msg(&e, r));
 	if (kodend_runs(nodedir))
 		return EX_OK;
-	if ((r = auditlog_open_dir(&l, nodedir, &e)) != 0)
+	if ((r = config_load(&cfg, nodedir, &e)) != 0 ||
+	    (r = auditlog_open_dir(&l, nodedir, cfg.name, &e)) != 0)
 		return cli_fail(EX_FAIL, "audit log: %s", kerr_msg(&e, r));
 	key = cli_node_key(nodedir);
 	r = audit_journal_apply(l, nodedir, key, NULL, &e);

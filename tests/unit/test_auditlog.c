@@ -1,5 +1,5 @@
 /*
- * The audit log (src/audit/auditlog.c): appending and heads; verify finds
+ * The audit log (src/audit/auditlog.h): appending and heads; verify finds
  * and names each kind of tampering done directly to the SQLite file (edit,
  * edit with the leaf hash rewritten, delete, insert, reorder, truncate,
  * truncate with the heads deleted); roots and proofs of the stored tree

@@ -316,7 +316,7 @@ damage_case(void (*f)(const char *path, const off_t *ends), size_t keep)
 	assert_int_equal(apply(l), keep + 1);
 	assert_int_equal(size_of(l), keep + 1);
 	for (size_t i = 0; i < keep; i++) {
-		char obj[16];
+		char obj[24];
 
 		get(l, i, &ev);
 		snprintf(obj, sizeof(obj), "d%zu", i);
