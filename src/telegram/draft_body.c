@@ -10,6 +10,9 @@
 #include "telegram/draft_int.h"
 #include "telegram/tg.h"
 
+/* Room for a paragraph number in decimal: any size_t, and its NUL. */
+#define NUM_BUF 24
+
 static int
 end_para(struct draft *d, struct buf *para)
 {
@@ -38,7 +41,7 @@ draft_parse_body(struct draft *d)
 	while (draft_next_line(&d->ls, &l, &n)) {
 		int no = d->ls.no;
 		size_t index = d->t->paras.n + 1, k;
-		char num[24], q[QUOTE_BUF];
+		char num[NUM_BUF], q[QUOTE_BUF];
 
 		if (blank(l, n)) {
 			if (in_para && (r = end_para(d, &para)) != 0)

@@ -6,6 +6,7 @@
  * both, NODIS with PERSONS, PERSONS with a CAPTION) are applied here, with
  * line numbers, and again by tg_validate when tg_parse_draft is done.
  */
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,11 @@
 #include "lib/text.h"
 #include "telegram/draft_int.h"
 #include "telegram/tg.h"
+
+/* Longer than any precedence name (tg_prec_parse: "IMMEDIATE"). */
+#define PREC_NAME_BUF 16
+/* The levels of a policy listed in a message: each with its separator. */
+#define LEVELS_BUF (TG_POLICY_LEVELS_MAX * (TG_CLASS_MAX + sizeof(" or ")))
 
 /* One comma-separated item of a field, trimmed. */
 struct item {
@@ -202,6 +208,8 @@ parse_addressees(struct draft *d)
 				return nomem(d->e);
 			if (draft_push(lists[k], s) != 0)
 				return nomem(d->e);
+			/* n <= count_items, within the cap checked above */
+			assert(lists[k]->n <= TG_ADDRESSEES_MAX);
 			lines[k][lists[k]->n - 1] = it.line;
 			if ((r = check(d, ids[k], it.line, s,
 			    tg_check_post)) != 0)
@@ -245,7 +253,7 @@ parse_precedence(struct draft *d)
 			    it.line, draft_quote(q, it.p, it.n));
 	}
 	for (int k = 0; k < 2; k++) {
-		char name[16];
+		char name[PREC_NAME_BUF];
 
 		trim(&part[k].p, &part[k].n);
 		prec[k] = 0;
@@ -272,7 +280,7 @@ parse_precedence(struct draft *d)
 static int
 parse_classification(struct draft *d)
 {
-	char name[TG_CLASS_MAX + 1], levels[TG_POLICY_LEVELS_MAX * 40];
+	char name[TG_CLASS_MAX + 1], levels[LEVELS_BUF];
 	char q[QUOTE_BUF];
 	struct item it;
 	size_t o = 0;

@@ -11,6 +11,9 @@
 #include "telegram/draft_int.h"
 #include "telegram/tg.h"
 
+/* Room for the first pieces of a field's value; it doubles from there. */
+#define SEGS_FIRST 8
+
 const struct field_rule draft_fields[F_N] = {
 	[F_FROM] = { "FROM", 1 },
 	[F_TO] = { "TO", 1 },
@@ -58,7 +61,7 @@ append(struct field *f, const char *p, size_t n, int line)
 	if (f->val.len > 0 && (r = buf_put_u8(&f->val, ' ')) != 0)
 		return r;
 	if (f->nseg == f->segcap) {
-		size_t cap = f->segcap ? 2 * f->segcap : 8;
+		size_t cap = f->segcap ? 2 * f->segcap : SEGS_FIRST;
 
 		/* nseg <= lines in the text <= TG_DRAFT_MAX: no overflow */
 		if ((s = realloc(f->seg, cap * sizeof(*s))) == NULL)
