@@ -3,8 +3,10 @@
  * formats, MAC1/MAC2 and cookies, timers), without sockets or TUN: a packet
  * goes in with the time, packets come out through two callbacks.  That keeps
  * the protocol testable in-process with an injected clock (tests/unit/
- * test_wg.c) and fuzzable (fuzz/fuzz_wg_packet.c); src/vpn/kodenvpn.c puts
- * it on a TUN device and a UDP socket.
+ * test_wg.c) and fuzzable (fuzz/fuzz_wg_packet.c); koden-vpn (src/vpn/
+ * kodenvpn.c and the vpn_*.c around it) puts it on a TUN device and a UDP
+ * socket.  The engine is src/vpn/wg_*.c, one concern a file as the kernel's
+ * drivers/net/wireguard/ has them; what they share is in wg_int.h.
  *
  * Handshake: Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s from src/crypto/noise.c
  * with the prologue "WireGuard v1 zx2c4 Jason@zx2c4.com"; the first message
