@@ -156,8 +156,6 @@ recv_response(struct wg_dev *dev, uint64_t now, const struct sockaddr *from,
 	/* confirm the session to the responder: data, or a keepalive */
 	wg_peer_send_keepalive(peer, now);
 }
-/* ---- receiving: data ---- */
-
 /* Source address of an inner packet and its real length, or 0. */
 static int
 ip_src(const uint8_t *p, size_t len, const uint8_t **addr, size_t *ip_len)

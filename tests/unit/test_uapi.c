@@ -1,5 +1,5 @@
 /*
- * The WireGuard UAPI (src/vpn/uapi.c): the set parser on every key and on
+ * The WireGuard UAPI (src/vpn/uapi_*.c): the set parser on every key and on
  * hostile input, the get formatter byte for byte, uapi_serve over a
  * socketpair, uapi_listen's socket file, and finally the real wg(8) binary
  * driving uapi_serve through /var/run/wireguard/kuapiPID.sock (skipped when
