@@ -193,6 +193,12 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		/* without it SIGTERM could not stop us cleanly: refuse to run */
+		log_err("signalfd for SIGTERM and SIGINT: %s", strerror(errno));
+		uapi_unlink(NULL, v->ifname);
+		return 1;
+	}
 
 	vpn_drop_privileges();
 	/* crypto on every core: one worker per CPU besides this thread

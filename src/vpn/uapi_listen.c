@@ -1,17 +1,25 @@
 /*
  * WireGuard UAPI: the listening socket /var/run/wireguard/IFNAME.sock that
  * wg(8) and wg-quick(8) find, created safely (mode 0600 before bind, stale
- * sockets removed, a live one refused) and removed at shutdown.
+ * sockets removed, a live one refused) and removed at shutdown; and the
+ * accept loop that hands each connection to uapi_serve in a thread of its
+ * own, at most UAPI_CONNS_MAX at once.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <net/if.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "lib/log.h"
 #include "vpn/uapi.h"
 
 static int
@@ -112,7 +120,7 @@ uapi_listen(const char *dir, const char *ifname, struct kerr *err)
 		unlink(sun.sun_path);
 		goto fail;
 	}
-	if (listen(fd, 16) != 0) {
+	if (listen(fd, UAPI_BACKLOG) != 0) {
 		kerr_set(err, KERR_IO, "listen %s: %s", sun.sun_path, strerror(errno));
 		unlink(sun.sun_path);
 		goto fail;
@@ -132,4 +140,138 @@ uapi_unlink(const char *dir, const char *ifname)
 		return;
 	if (sock_path(&sun, dir ? dir : UAPI_DIR_DEFAULT, ifname) == 0)
 		(void)unlink(sun.sun_path);
+}
+
+/* What uapi_accept_loop and its connection threads share. */
+struct server {
+	const struct uapi_ops *ops;
+	void *ctx;
+	pthread_mutex_t lock;
+	pthread_cond_t ended;		/* a connection ended */
+	unsigned n_conns;		/* being served */
+};
+
+struct server_conn {
+	struct server *s;
+	int fd;
+};
+
+static void *
+conn_thread(void *arg)
+{
+	struct server_conn *c = arg;
+	struct server *s = c->s;
+
+	(void)uapi_serve(c->fd, s->ops, s->ctx);
+	close(c->fd);
+	free(c);
+	pthread_mutex_lock(&s->lock);
+	s->n_conns--;
+	pthread_cond_signal(&s->ended);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* At most one line of each kind per UAPI_ACCEPT_LOG_MS: a client that keeps
+ * the listener at a limit must not fill the log. */
+static bool
+log_due(struct timespec *last)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (last->tv_sec != 0 && (now.tv_sec - last->tv_sec) * 1000 +
+	    (now.tv_nsec - last->tv_nsec) / 1000000 < UAPI_ACCEPT_LOG_MS)
+		return false;
+	*last = now;
+	return true;
+}
+
+/*
+ * Two limits, and how the loop waits at each instead of spinning:
+ *
+ *   - UAPI_CONNS_MAX connections served at once.  At the cap the loop does
+ *     not call accept until one of them ends; a new client waits in the
+ *     listen backlog (UAPI_BACKLOG) and is served as soon as a connection
+ *     closes.  Each connection costs a thread and a 64 KiB buffer.
+ *
+ *   - Descriptors or kernel memory running out (EMFILE, ENFILE, ENOBUFS,
+ *     ENOMEM from accept).  The pending connection stays in the backlog and
+ *     the listener stays readable, so retrying at once would spin: the loop
+ *     sleeps UAPI_ACCEPT_BACKOFF_MS between tries (nginx does the same).
+ *     The other cure, a spare descriptor closed to accept-and-close the
+ *     client, would turn a `wg` away with nothing it could print, where
+ *     waiting lets it through once a descriptor frees; and under Landlock
+ *     the spare could not be reopened from /dev/null anyway.
+ */
+int
+uapi_accept_loop(int lfd, const struct uapi_ops *ops, void *ctx)
+{
+	struct server s = { .ops = ops, .ctx = ctx };
+	struct timespec capped = { 0 }, starved = { 0 };
+
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.ended, NULL);
+	for (;;) {
+		struct server_conn *c;
+		pthread_t t;
+		int fd;
+
+		pthread_mutex_lock(&s.lock);
+		if (s.n_conns >= UAPI_CONNS_MAX && log_due(&capped))
+			log_warn("uapi: %u connections open, the most served at "
+			    "once (UAPI_CONNS_MAX): new ones wait until one "
+			    "closes", s.n_conns);
+		while (s.n_conns >= UAPI_CONNS_MAX)
+			pthread_cond_wait(&s.ended, &s.lock);
+		pthread_mutex_unlock(&s.lock);
+
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				struct timespec ts = { 0,
+				    UAPI_ACCEPT_BACKOFF_MS * 1000000L };
+
+				if (log_due(&starved))
+					log_warn("uapi accept: %s: trying again "
+					    "every %d ms", strerror(errno),
+					    UAPI_ACCEPT_BACKOFF_MS);
+				while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+					;
+				continue;
+			}
+			log_err("uapi accept: %s", strerror(errno));
+			break;
+		}
+		c = malloc(sizeof(*c));
+		if (c == NULL) {
+			close(fd);
+			continue;
+		}
+		c->s = &s;
+		c->fd = fd;
+		pthread_mutex_lock(&s.lock);
+		s.n_conns++;
+		pthread_mutex_unlock(&s.lock);
+		if (pthread_create(&t, NULL, conn_thread, c) != 0) {
+			close(fd);
+			free(c);
+			pthread_mutex_lock(&s.lock);
+			s.n_conns--;
+			pthread_mutex_unlock(&s.lock);
+			continue;
+		}
+		pthread_detach(t);
+	}
+	/* the connection threads use s: let them end first */
+	pthread_mutex_lock(&s.lock);
+	while (s.n_conns > 0)
+		pthread_cond_wait(&s.ended, &s.lock);
+	pthread_mutex_unlock(&s.lock);
+	pthread_cond_destroy(&s.ended);
+	pthread_mutex_destroy(&s.lock);
+	return -1;
 }

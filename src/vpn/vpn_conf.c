@@ -2,9 +2,8 @@
  * koden-vpn's UAPI callbacks (struct uapi_ops): `wg show` reads the
  * device's configuration (vpn_get), `wg set` and `wg setconf` change it
  * (vpn_set), each under the engine's lock, from the UAPI connection threads
- * that uapi_serve runs; and those threads themselves (the accept thread).
+ * that uapi_accept_loop starts.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -246,51 +245,11 @@ out:
 
 static const struct uapi_ops vpn_uapi_ops = { .get = vpn_get, .set = vpn_set };
 
-struct conn {
-	struct vpn *v;
-	int fd;
-};
-
-static void *
-conn_thread(void *arg)
-{
-	struct conn *c = arg;
-
-	(void)uapi_serve(c->fd, &vpn_uapi_ops, c->v);
-	close(c->fd);
-	free(c);
-	return NULL;
-}
-
 void *
 vpn_accept_thread(void *arg)
 {
 	struct vpn *v = arg;
 
-	for (;;) {
-		int fd = accept4(v->uapi_fd, NULL, NULL, SOCK_CLOEXEC);
-		struct conn *c;
-		pthread_t t;
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED ||
-			    errno == EMFILE || errno == ENFILE)
-				continue;
-			log_err("uapi accept: %s", strerror(errno));
-			return NULL;
-		}
-		c = malloc(sizeof(*c));
-		if (c == NULL) {
-			close(fd);
-			continue;
-		}
-		c->v = v;
-		c->fd = fd;
-		if (pthread_create(&t, NULL, conn_thread, c) != 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		pthread_detach(t);
-	}
+	(void)uapi_accept_loop(v->uapi_fd, &vpn_uapi_ops, v);
+	return NULL;
 }

@@ -141,8 +141,8 @@ int vpn_handle_tun(struct vpn *v);
 
 /* ---- vpn_conf.c ---- */
 
-/* The UAPI accept thread (pthread_create with the struct vpn): serves
- * v->uapi_fd's connections, each in a thread of its own. */
+/* The UAPI accept thread (pthread_create with the struct vpn): runs
+ * uapi_accept_loop on v->uapi_fd with the callbacks of vpn_conf.c. */
 void *vpn_accept_thread(void *arg);
 
 /* ---- vpn_sandbox.c ---- */
