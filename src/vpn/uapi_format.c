@@ -20,6 +20,9 @@
 
 #include "vpn/uapi.h"
 
+/* The longest line put_fmt writes (a scoped IPv6 endpoint is under 80). */
+#define FMT_LINE_MAX 256
+
 /* 32 bytes -> 64 lowercase hex characters and a NUL, in constant time. */
 static void
 key_to_hex(char hex[static UAPI_KEY_HEX_LEN + 1], const uint8_t key[static UAPI_KEY_LEN])
@@ -60,7 +63,7 @@ put_fmt(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 static int
 put_fmt(struct buf *b, const char *fmt, ...)
 {
-	char tmp[256];
+	char tmp[FMT_LINE_MAX];
 	va_list ap;
 	int n;
 

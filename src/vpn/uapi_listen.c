@@ -6,6 +6,7 @@
  * own, at most UAPI_CONNS_MAX at once.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -166,6 +167,7 @@ conn_thread(void *arg)
 	close(c->fd);
 	free(c);
 	pthread_mutex_lock(&s->lock);
+	assert(s->n_conns > 0);
 	s->n_conns--;
 	pthread_cond_signal(&s->ended);
 	pthread_mutex_unlock(&s->lock);

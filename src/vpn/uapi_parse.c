@@ -23,6 +23,14 @@
 
 #include "vpn/uapi.h"
 
+/* Digits of UINT64_MAX: no longer number can be in range. */
+#define UINT64_DIGITS 20
+/* A key name in an error message: at most KEY_SHOWN bytes of it, then
+ * "..."; KEY_MSG_LEN holds that and the NUL. */
+#define KEY_SHOWN 40
+#define KEY_MSG_LEN 48
+_Static_assert(KEY_SHOWN + sizeof("...") <= KEY_MSG_LEN, "key names fit");
+
 /* Lowercase hex only, in constant time (STYLE.md 3); *bad gets bit 0 set
  * for any other byte. */
 static unsigned
@@ -60,7 +68,7 @@ parse_uint(const char *p, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 
-	if (len == 0 || len > 20)
+	if (len == 0 || len > UINT64_DIGITS)
 		return KERR_INVALID;
 	for (size_t i = 0; i < len; i++) {
 		unsigned d = (unsigned)(uint8_t)p[i] - '0';
@@ -282,11 +290,11 @@ key_id(const char *p, size_t len)
 	return K_UNKNOWN;
 }
 
-/* A key name fit for a log line: printable ASCII, at most 40 bytes. */
+/* A key name fit for a log line: printable ASCII, at most KEY_SHOWN bytes. */
 static void
-key_for_msg(char out[static 48], const char *p, size_t len)
+key_for_msg(char out[static KEY_MSG_LEN], const char *p, size_t len)
 {
-	size_t n = len > 40 ? 40 : len, i;
+	size_t n = len > KEY_SHOWN ? KEY_SHOWN : len, i;
 
 	for (i = 0; i < n; i++)
 		out[i] = (p[i] >= 0x20 && p[i] <= 0x7e) ? p[i] : '?';
@@ -332,7 +340,7 @@ uapi_parse_set(const char *text, size_t len, struct uapi_set *out, struct kerr *
 	size_t pos = 0, line = 0, peers_cap = 0, allowed_cap = 0, total_allowed = 0;
 	uint32_t seen = 0;	/* keys seen in the current section */
 	struct uapi_peer_set *peer = NULL;
-	char kname[48];
+	char kname[KEY_MSG_LEN];
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));

@@ -24,6 +24,8 @@
 #include "vpn/uapi.h"
 
 #define CONN_BUF 65536
+/* The operation line, "get=1" or "set=1", read with this cap. */
+#define OP_LINE_MAX 16
 
 struct conn {
 	int fd;
@@ -284,7 +286,7 @@ uapi_serve(int fd, const struct uapi_ops *ops, void *ctx)
 				break;
 		}
 		deadline = now_ms() + UAPI_REQUEST_TIMEOUT_MS;
-		r = conn_line(c, &line, &llen, 16, deadline);
+		r = conn_line(c, &line, &llen, OP_LINE_MAX, deadline);
 		if (r != 1) {
 			log_warn("uapi: %s", r == -2 ? "overlong operation line" :
 			    "connection ended inside the operation line");

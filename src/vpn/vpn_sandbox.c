@@ -24,6 +24,22 @@
 #include "vpn/uapi.h"
 #include "vpn/vpn_int.h"
 
+/* The highest capability number: the kernel's sets are 64 bits, and the
+ * bounding set is dropped bit by bit up to here (EINVAL past the kernel's
+ * last one is fine). */
+#define VPN_CAP_MAX 63
+
+/*
+ * Landlock rights by the ABI that brought them (the kernel's uapi
+ * linux/landlock.h; Debian 12's headers stop at ABI 2, so spelled out).
+ */
+#define LL_FS_ABI1 ((1ULL << 13) - 1)	/* EXECUTE .. MAKE_SYM */
+#define LL_FS_REFER (1ULL << 13)	/* ABI 2 */
+#define LL_FS_TRUNCATE (1ULL << 14)	/* ABI 3 */
+#define LL_NET_TCP 3ULL			/* ABI 4: BIND_TCP, CONNECT_TCP */
+#define LL_FS_IOCTL_DEV (1ULL << 15)	/* ABI 5 */
+#define LL_SCOPE_ALL 3ULL		/* ABI 6: ABSTRACT_UNIX_SOCKET, SIGNAL */
+
 static int
 drop_caps(void)
 {
@@ -32,7 +48,7 @@ drop_caps(void)
 	struct __user_cap_data_struct data[2];
 	uint32_t keep = (1u << CAP_NET_ADMIN) | (1u << CAP_NET_BIND_SERVICE);
 
-	for (int c = 0; c <= 63; c++) {
+	for (int c = 0; c <= VPN_CAP_MAX; c++) {
 		if (c == CAP_NET_ADMIN || c == CAP_NET_BIND_SERVICE)
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
@@ -125,20 +141,20 @@ install_landlock(const char *sockdir)
 	    LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 1)
 		return 0;
-	attr.handled_access_fs = (1ULL << 13) - 1;	/* ABI 1 */
+	attr.handled_access_fs = LL_FS_ABI1;
 	attr_size = sizeof(uint64_t);
 	if (abi >= 2)
-		attr.handled_access_fs |= 1ULL << 13;	/* REFER */
+		attr.handled_access_fs |= LL_FS_REFER;
 	if (abi >= 3)
-		attr.handled_access_fs |= 1ULL << 14;	/* TRUNCATE */
+		attr.handled_access_fs |= LL_FS_TRUNCATE;
 	if (abi >= 4) {
-		attr.handled_access_net = 3;	/* BIND_TCP, CONNECT_TCP */
+		attr.handled_access_net = LL_NET_TCP;
 		attr_size = 2 * sizeof(uint64_t);
 	}
 	if (abi >= 5)
-		attr.handled_access_fs |= 1ULL << 15;	/* IOCTL_DEV */
+		attr.handled_access_fs |= LL_FS_IOCTL_DEV;
 	if (abi >= 6) {
-		attr.scoped = 3;	/* ABSTRACT_UNIX_SOCKET, SIGNAL */
+		attr.scoped = LL_SCOPE_ALL;
 		attr_size = sizeof(attr);
 	}
 	rs = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);

@@ -6,6 +6,7 @@
  * handed to the engine whole (wg_dev_recv_batch).
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -33,8 +34,12 @@
 
 /* receive buffers: static, never per packet */
 static uint8_t rx_buf[VPN_RX_BATCH][WG_PACKET_MAX + 1];
-/* every datagram of a receive batch (GRO trains split) */
-#define VPN_RX_MAX (VPN_RX_BATCH * 64)
+/* every datagram of a receive batch (GRO trains split; the kernel puts at
+ * most VPN_GRO_TRAIN_MAX datagrams in one) */
+#define VPN_GRO_TRAIN_MAX 64
+#define VPN_RX_MAX (VPN_RX_BATCH * VPN_GRO_TRAIN_MAX)
+/* recvmmsg batches per wake-up before the loop looks at its other sources */
+#define VPN_RX_ROUNDS 8
 static struct wg_rx rx_list[VPN_RX_MAX];
 
 static bool
@@ -213,6 +218,7 @@ vpn_io_udp_reserve(void *ctx, const struct sockaddr *to, socklen_t to_len,
 		return NULL;
 	if (len > VPN_TX_ARENA - v->tx_used || v->tx_n == VPN_TX_MAX)
 		vpn_tx_flush(v);
+	assert(v->tx_n < VPN_TX_MAX && len <= VPN_TX_ARENA - v->tx_used);
 	e = &v->tx[v->tx_n++];
 	e->off = (uint32_t)v->tx_used;
 	e->len = (uint32_t)len;
@@ -332,7 +338,7 @@ vpn_handle_udp(struct vpn *v)
 	} ctl[VPN_RX_BATCH];
 	int n;
 
-	for (int rounds = 0; rounds < 8; rounds++) {
+	for (int rounds = 0; rounds < VPN_RX_ROUNDS; rounds++) {
 		for (int i = 0; i < VPN_RX_BATCH; i++) {
 			iov[i].iov_base = rx_buf[i];
 			iov[i].iov_len = sizeof(rx_buf[i]);

@@ -53,9 +53,12 @@
 #define WG_DATA_HEADER_LEN 16
 #define WG_DATA_MIN_LEN (WG_DATA_HEADER_LEN + NOISE_TAGLEN)	/* keepalive */
 
+/* Inner packets are padded to a multiple of this (§5.4.6). */
+#define WG_PAD_MULTIPLE 16
 /* Largest inner IP packet, and so the largest datagram we build or take. */
 #define WG_PACKET_MAX 65535
-#define WG_DATAGRAM_MAX (WG_DATA_HEADER_LEN + WG_PACKET_MAX + 16 + NOISE_TAGLEN)
+#define WG_DATAGRAM_MAX (WG_DATA_HEADER_LEN + WG_PACKET_MAX + WG_PAD_MULTIPLE + \
+    NOISE_TAGLEN)
 
 /* Whitepaper §6.1 constants (seconds, messages). */
 #define WG_REKEY_AFTER_MESSAGES (1ULL << 60)
@@ -76,7 +79,8 @@
 #define WG_UNDER_LOAD_PER_SEC 256
 /* Initiations accepted per peer per second (whitepaper §5.1 flood limit). */
 #define WG_INITIATIONS_PER_SEC 50
-#define WG_INDEX_BUCKETS 4096
+#define WG_INDEX_BUCKET_BITS 12
+#define WG_INDEX_BUCKETS (1u << WG_INDEX_BUCKET_BITS)
 /* Under load, handshake messages with a valid MAC2 are still limited per
  * source address (wireguard-go's ratelimiter): WG_RATE_PER_SEC a second,
  * bursts of WG_RATE_BURST, in a table of WG_RATE_SLOTS addresses (a hash

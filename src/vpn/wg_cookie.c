@@ -16,6 +16,9 @@
 #include "lib/log.h"
 #include "vpn/wg_int.h"
 
+_Static_assert(sizeof(WG_LABEL_MAC1) - 1 == WG_LABEL_LEN &&
+    sizeof(WG_LABEL_COOKIE) - 1 == WG_LABEL_LEN, "labels are 8 bytes");
+
 int
 wg_mac(uint8_t out[static WG_MAC_LEN], const uint8_t *key, size_t key_len,
     const uint8_t *in, size_t len)
@@ -28,7 +31,8 @@ wg_mac(uint8_t out[static WG_MAC_LEN], const uint8_t *key, size_t key_len,
 int
 wg_label_key(uint8_t out[static 32], const char *label, const uint8_t key[32])
 {
-	return b2s_hash2(out, (const uint8_t *)label, 8, key, WG_KEY_LEN);
+	return b2s_hash2(out, (const uint8_t *)label, WG_LABEL_LEN, key,
+	    WG_KEY_LEN);
 }
 
 /* Fill mac1 and mac2 of a message of len bytes ending in them (§5.4.4). */
@@ -70,7 +74,7 @@ static int
 make_cookie(struct wg_dev *dev, uint64_t now, const struct sockaddr *from,
     uint8_t tau[static WG_COOKIE_LEN])
 {
-	uint8_t src[18];
+	uint8_t src[sizeof(struct in6_addr) + sizeof(in_port_t)];
 	size_t n;
 
 	if (dev->cookie_secret_birth == 0 ||
@@ -82,12 +86,12 @@ make_cookie(struct wg_dev *dev, uint64_t now, const struct sockaddr *from,
 		const struct sockaddr_in *s = (const void *)from;
 		memcpy(src, &s->sin_addr, 4);
 		memcpy(src + 4, &s->sin_port, 2);
-		n = 6;
+		n = sizeof(struct in_addr) + sizeof(in_port_t);
 	} else if (from->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s = (const void *)from;
 		memcpy(src, &s->sin6_addr, 16);
 		memcpy(src + 16, &s->sin6_port, 2);
-		n = 18;
+		n = sizeof(struct in6_addr) + sizeof(in_port_t);
 	} else {
 		return KERR_INVALID;
 	}

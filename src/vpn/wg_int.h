@@ -31,6 +31,7 @@
 #ifndef KODEN_VPN_WG_INT_H
 #define KODEN_VPN_WG_INT_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,20 @@
 #define WG_IDENTIFIER "WireGuard v1 zx2c4 Jason@zx2c4.com"
 #define WG_LABEL_MAC1 "mac1----"
 #define WG_LABEL_COOKIE "cookie--"
+#define WG_LABEL_LEN 8		/* both labels */
+
+/* The AEAD nonce of transport data: 4 zero bytes, then the counter (64-bit
+ * little-endian). */
+#define WG_NONCE_LEN crypto_aead_chacha20poly1305_ietf_NPUBBYTES
+#define WG_NONCE_COUNTER 4
+
+/* Handshake timers get up to this much random delay (wireguard-go). */
+#define WG_REKEY_JITTER_MS 333
+
+/* A peer's name in logs (wg_peer_name): the base64 of the first
+ * WG_PEER_NAME_KEY_BYTES of its public key, NUL-terminated. */
+#define WG_PEER_NAME_KEY_BYTES 6
+#define WG_PEER_NAME_LEN 16
 
 /* Offsets inside the messages (§5.4.2 - §5.4.7). */
 #define INIT_SENDER 4
@@ -116,14 +131,16 @@ key_is_zero(const uint8_t *k)
 void wg_log_reject(struct wg_dev *dev, uint64_t now, const char *what,
     const struct sockaddr *from);
 /* A short, non-secret name for a peer in logs, written to buf. */
-const char *wg_peer_name(const struct wg_peer *peer, char buf[static 16]);
+const char *wg_peer_name(const struct wg_peer *peer,
+    char buf[static WG_PEER_NAME_LEN]);
 
 /* ---- the index table: lookup here (hot), changes in wg_index.c ---- */
 
 static inline unsigned
 bucket_of(uint32_t idx)
 {
-	return (idx * 2654435761u) >> (32 - 12);	/* 4096 buckets */
+	/* Knuth's multiplicative hash: the top bits of idx * 2^32 / phi */
+	return (idx * 2654435761u) >> (32 - WG_INDEX_BUCKET_BITS);
 }
 
 static inline struct wg_index *
@@ -177,6 +194,7 @@ confirm_keypair(struct wg_peer *peer, struct wg_keypair *kp)
 {
 	if (kp != peer->next_kp)
 		return false;
+	assert(kp->index.peer == peer && !kp->initiator);
 	wg_keypair_free(peer->dev, peer->prev);
 	peer->prev = peer->cur;
 	peer->cur = kp;
@@ -184,14 +202,14 @@ confirm_keypair(struct wg_peer *peer, struct wg_keypair *kp)
 	return true;
 }
 
-/* ---- the timer hooks (wireguard-go timers.go); expiries in wg_timers.c ---- */
+/* ---- the timer hooks (wireguard-go timers.go); expiries: wg_timers.c ---- */
 
 /* Up to 333 ms added to handshake timers, so that peers do not retry in
  * lockstep (wireguard-go, the kernel). */
 static inline uint64_t
 jitter(void)
 {
-	return (uint64_t)randombytes_uniform(334) * 1000000ULL;
+	return (uint64_t)randombytes_uniform(WG_REKEY_JITTER_MS + 1) * 1000000ULL;
 }
 
 /*
@@ -260,8 +278,8 @@ timers_handshake_complete(struct wg_peer *peer, uint64_t now)
 
 	peer->t_retransmit = 0;
 	peer->handshake_attempts = 0;
-	peer->last_handshake_sec = wall / 1000000000;
-	peer->last_handshake_nsec = wall % 1000000000;
+	peer->last_handshake_sec = wall / (int64_t)WG_NSEC;
+	peer->last_handshake_nsec = wall % (int64_t)WG_NSEC;
 }
 
 /* Called by wg_receive.c when a session is derived, either role: all keys

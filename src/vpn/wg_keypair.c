@@ -4,6 +4,8 @@
  * order wireguard-go keeps it (noise-protocol.go), and the wiping of keys
  * and handshake state.
  */
+#include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,10 @@
 
 #include "vpn/replay.h"
 #include "vpn/wg_int.h"
+
+/* A data message's index entry is read back as its keypair. */
+_Static_assert(offsetof(struct wg_keypair, index) == 0,
+    "the index is the first member of a keypair");
 
 void
 wg_keypair_free(struct wg_dev *dev, struct wg_keypair *kp)
@@ -53,6 +59,8 @@ wg_keypair_install(struct wg_peer *peer, struct wg_keypair *kp)
 {
 	struct wg_dev *dev = peer->dev;
 
+	assert(kp->index.kind == WG_INDEX_KEYPAIR && kp->index.peer == peer);
+	assert(kp != peer->prev && kp != peer->cur && kp != peer->next_kp);
 	if (kp->initiator) {
 		if (peer->next_kp != NULL) {
 			wg_keypair_free(dev, peer->prev);
@@ -70,6 +78,8 @@ wg_keypair_install(struct wg_peer *peer, struct wg_keypair *kp)
 		wg_keypair_free(dev, peer->prev);
 		peer->prev = NULL;
 	}
+	assert(kp->initiator ? peer->cur == kp && peer->next_kp == NULL :
+	    peer->next_kp == kp && peer->prev == NULL);
 }
 
 struct wg_keypair *

@@ -10,6 +10,12 @@
 #include "lib/log.h"
 #include "vpn/wg_int.h"
 
+/* Rejected-packet lines logged per second at most. */
+#define WG_LOG_REJECTS_PER_SEC 5
+
+_Static_assert(sodium_base64_ENCODED_LEN(WG_PEER_NAME_KEY_BYTES,
+    sodium_base64_VARIANT_ORIGINAL) <= WG_PEER_NAME_LEN, "peer names fit");
+
 /*
  * One log line per second at most for rejected packets (an attacker must
  * not be able to fill the disk); the counters in dev->stats stay exact.
@@ -25,7 +31,7 @@ wg_log_reject(struct wg_dev *dev, uint64_t now, const char *what,
 		dev->log_window = now / WG_NSEC;
 		dev->log_count = 0;
 	}
-	if (dev->log_count++ >= 5)
+	if (dev->log_count++ >= WG_LOG_REJECTS_PER_SEC)
 		return;
 	if (from != NULL && from->sa_family == AF_INET) {
 		const struct sockaddr_in *s = (const void *)from;
@@ -41,9 +47,10 @@ wg_log_reject(struct wg_dev *dev, uint64_t now, const char *what,
 
 /* A short, non-secret name for a peer in logs: base64 of its key's head. */
 const char *
-wg_peer_name(const struct wg_peer *peer, char buf[static 16])
+wg_peer_name(const struct wg_peer *peer, char buf[static WG_PEER_NAME_LEN])
 {
-	sodium_bin2base64(buf, 16, peer->public_key, 6,
+	sodium_bin2base64(buf, WG_PEER_NAME_LEN, peer->public_key,
+	    WG_PEER_NAME_KEY_BYTES,
 	    sodium_base64_VARIANT_ORIGINAL);
 	return buf;
 }

@@ -38,7 +38,7 @@ recv_initiation(struct wg_dev *dev, uint64_t now, const struct sockaddr *from,
 	struct wg_keypair *kp;
 	uint32_t sender = get_le32(msg + INIT_SENDER);
 	size_t n;
-	char nb[16];
+	char nb[WG_PEER_NAME_LEN];
 
 	if (wg_check_macs(dev, now, from, from_len, msg, WG_INITIATION_LEN, sender))
 		return;
@@ -117,7 +117,7 @@ recv_response(struct wg_dev *dev, uint64_t now, const struct sockaddr *from,
 	struct wg_keypair *kp;
 	uint32_t sender = get_le32(msg + RESP_SENDER), idx;
 	size_t n;
-	char nb[16];
+	char nb[WG_PEER_NAME_LEN];
 
 	if (wg_check_macs(dev, now, from, from_len, msg, WG_RESPONSE_LEN, sender))
 		return;
@@ -211,10 +211,10 @@ static long
 data_open(const struct wg_keypair *kp, uint64_t counter, uint8_t *msg,
     size_t len)
 {
-	uint8_t nonce[12] = { 0 }, *pt = msg + WG_DATA_HEADER_LEN;
+	uint8_t nonce[WG_NONCE_LEN] = { 0 }, *pt = msg + WG_DATA_HEADER_LEN;
 	unsigned long long plen;
 
-	put_le64(nonce + 4, counter);
+	put_le64(nonce + WG_NONCE_COUNTER, counter);
 	if (crypto_aead_chacha20poly1305_ietf_decrypt(pt, &plen, NULL, pt,
 	    len - WG_DATA_HEADER_LEN, NULL, 0, nonce, kp->recv_key) != 0)
 		return -1;
@@ -241,7 +241,7 @@ data_commit(struct wg_dev *dev, uint64_t now, const struct sockaddr *from,
 	peer->rx_bytes += len;
 	set_endpoint(peer, from, from_len);
 	if (confirm_keypair(peer, kp)) {
-		char nb[16];
+		char nb[WG_PEER_NAME_LEN];
 
 		log_info("peer %s: handshake completed (responder)",
 		    wg_peer_name(peer, nb));
@@ -324,7 +324,13 @@ wg_dev_recv(struct wg_dev *dev, uint64_t now, const struct sockaddr *from,
 	}
 }
 
-enum { RX_SERIAL = 0, RX_OPEN, RX_OPENED, RX_BAD };
+/* Where each datagram of a batch stands (struct wg_rx.state). */
+enum wg_rx_state {
+	RX_SERIAL = 0,	/* not data of a live session: wg_dev_recv, in order */
+	RX_OPEN,	/* data to decrypt in the parallel step */
+	RX_OPENED,	/* decrypted, plen set */
+	RX_BAD,		/* did not authenticate */
+};
 
 static void
 open_range(void *arg, size_t lo, size_t hi)

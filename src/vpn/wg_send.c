@@ -15,14 +15,20 @@
 #include "vpn/allowedips.h"
 #include "vpn/wg_int.h"
 
+/* TAI64: the label of 1970-01-01 00:00:00 UTC (2^62 + 10: it was 00:00:10
+ * TAI), to which Unix seconds are added; and the grain the nanoseconds of
+ * an initiation's timestamp are rounded down to. */
+#define WG_TAI64_EPOCH 0x400000000000000aULL
+#define WG_TAI64N_NSEC_GRAIN (1u << 24)
+
 void
 wg_tai64n(uint8_t out[static WG_TAI64N_LEN], int64_t wall_ns)
 {
-	uint64_t secs = 0x400000000000000aULL + (uint64_t)(wall_ns / 1000000000);
-	uint32_t nsec = (uint32_t)(wall_ns % 1000000000);
+	uint64_t secs = WG_TAI64_EPOCH + (uint64_t)(wall_ns / (int64_t)WG_NSEC);
+	uint32_t nsec = (uint32_t)(wall_ns % (int64_t)WG_NSEC);
 
 	/* round down: the timestamp leaks less and rate-limits (kernel) */
-	nsec &= ~((1u << 24) - 1);
+	nsec &= ~(WG_TAI64N_NSEC_GRAIN - 1);
 	for (int i = 0; i < 8; i++)
 		out[i] = secs >> (56 - 8 * i);
 	out[8] = nsec >> 24;
@@ -90,7 +96,7 @@ wg_initiate(struct wg_peer *peer, uint64_t now, bool retry)
 	h->state = WG_HS_INITIATION_SENT;
 	dev->stats.handshakes_initiated++;
 	{
-		char nb[16];
+		char nb[WG_PEER_NAME_LEN];
 		log_debug("peer %s: sending handshake initiation", wg_peer_name(peer, nb));
 	}
 	wg_udp_send(peer, msg, sizeof(msg));
@@ -119,10 +125,10 @@ seal_range(void *arg, size_t lo, size_t hi)
 
 	for (size_t i = lo; i < hi; i++) {
 		struct wg_seal_job *j = &dev->seal[i];
-		uint8_t nonce[12] = { 0 };
+		uint8_t nonce[WG_NONCE_LEN] = { 0 };
 		unsigned long long clen;
 
-		put_le64(nonce + 4, j->counter);
+		put_le64(nonce + WG_NONCE_COUNTER, j->counter);
 		crypto_aead_chacha20poly1305_ietf_encrypt(j->p +
 		    WG_DATA_HEADER_LEN, &clen, j->p + WG_DATA_HEADER_LEN,
 		    j->padded, NULL, 0, NULL, nonce, j->key);
@@ -136,6 +142,7 @@ wg_dev_seal(struct wg_dev *dev)
 
 	if (n == 0)
 		return;
+	assert(n <= WG_SEAL_MAX);
 	dev->n_seal = 0;	/* before running: a callback may flush */
 	if (dev->io.run != NULL)
 		dev->io.run(dev->io.run_ctx, seal_range, dev, n);
@@ -164,6 +171,7 @@ send_data_deferred(struct wg_peer *peer, struct wg_keypair *kp,
 	    (const struct sockaddr *)&peer->endpoint, peer->endpoint_len, total);
 	if (out == NULL)
 		return;
+	assert(dev->n_seal < WG_SEAL_MAX);	/* wg_dev_seal emptied it */
 	out[0] = WG_MSG_DATA;
 	out[1] = out[2] = out[3] = 0;
 	put_le32(out + DATA_RECEIVER, kp->remote_index);
@@ -189,8 +197,9 @@ send_data(struct wg_peer *peer, struct wg_keypair *kp, const uint8_t *pkt,
     size_t len, uint64_t now)
 {
 	struct wg_dev *dev = peer->dev;
-	uint8_t *out = dev->scratch, nonce[12] = { 0 };
-	size_t padded = (len + 15) & ~(size_t)15;
+	uint8_t *out = dev->scratch, nonce[WG_NONCE_LEN] = { 0 };
+	size_t padded = (len + WG_PAD_MULTIPLE - 1) &
+	    ~(size_t)(WG_PAD_MULTIPLE - 1);
 	uint64_t counter = kp->send_counter++;
 	unsigned long long clen;
 
@@ -205,7 +214,7 @@ send_data(struct wg_peer *peer, struct wg_keypair *kp, const uint8_t *pkt,
 	if (len > 0)
 		memmove(out + WG_DATA_HEADER_LEN, pkt, len);
 	memset(out + WG_DATA_HEADER_LEN + len, 0, padded - len);
-	put_le64(nonce + 4, counter);
+	put_le64(nonce + WG_NONCE_COUNTER, counter);
 	crypto_aead_chacha20poly1305_ietf_encrypt(out + WG_DATA_HEADER_LEN,
 	    &clen, out + WG_DATA_HEADER_LEN, padded, NULL, 0, NULL, nonce,
 	    kp->send_key);
@@ -234,6 +243,7 @@ stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 		peer->staged_head = (peer->staged_head + 1) % WG_STAGED_MAX;
 		peer->staged_count--;
 	}
+	assert(peer->staged_count < WG_STAGED_MAX);
 	slot = (peer->staged_head + peer->staged_count) % WG_STAGED_MAX;
 	if (len > 0)
 		memcpy(peer->staged + (size_t)slot * WG_STAGED_PACKET_MAX, pkt,
@@ -286,7 +296,7 @@ send_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len, uint64_t now)
 		    (kp->send_counter > dev->timing.rekey_after_messages ||
 		    now - kp->birth >= dev->timing.rekey_after_time) &&
 		    wg_initiate(peer, now, false) == 1) {
-			char nb[16];
+			char nb[WG_PEER_NAME_LEN];
 
 			log_info("peer %s: rekeying (session %llu s old)",
 			    wg_peer_name(peer, nb),

@@ -28,7 +28,7 @@ static void
 peer_tick(struct wg_peer *peer, uint64_t now)
 {
 	struct wg_dev *dev = peer->dev;
-	char nb[16];
+	char nb[WG_PEER_NAME_LEN];
 
 	if (due(&peer->t_retransmit, now)) {
 		if (peer->handshake_attempts + 1 > WG_MAX_TIMER_HANDSHAKES) {
