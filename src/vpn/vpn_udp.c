@@ -31,15 +31,15 @@
 #define VPN_RX_BATCH 32		/* datagrams (or GRO trains) per recvmmsg */
 #define VPN_GSO_SEGS 64		/* datagrams per UDP_SEGMENT send */
 #define VPN_GSO_BYTES 60000	/* and bytes: one IP packet's worth, less headers */
+/* recvmmsg batches per wake-up before the loop looks at its other sources */
+#define VPN_RX_ROUNDS 8
+/* datagrams in one UDP GRO train at most (the kernel's limit) */
+#define VPN_GRO_TRAIN_MAX 64
+#define VPN_RX_MAX (VPN_RX_BATCH * VPN_GRO_TRAIN_MAX)
 
 /* receive buffers: static, never per packet */
 static uint8_t rx_buf[VPN_RX_BATCH][WG_PACKET_MAX + 1];
-/* every datagram of a receive batch (GRO trains split; the kernel puts at
- * most VPN_GRO_TRAIN_MAX datagrams in one) */
-#define VPN_GRO_TRAIN_MAX 64
-#define VPN_RX_MAX (VPN_RX_BATCH * VPN_GRO_TRAIN_MAX)
-/* recvmmsg batches per wake-up before the loop looks at its other sources */
-#define VPN_RX_ROUNDS 8
+/* every datagram of a receive batch (GRO trains split) */
 static struct wg_rx rx_list[VPN_RX_MAX];
 
 static bool
