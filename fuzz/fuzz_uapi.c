@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the WireGuard UAPI (src/vpn/uapi.c).  Each input is
+ * libFuzzer target: the WireGuard UAPI (src/vpn/uapi_*.c).  Each input is
  *
  *   1. parsed as the body of a set request (uapi_parse_set).  What parses
  *      must satisfy the promises of uapi.h (caps, families, cidr ranges,

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: every WireGuard message parser of src/vpn/wg.c
+ * libFuzzer target: every WireGuard message parser of src/vpn/wg_*.c
  * (initiation, response, cookie reply, transport data) and the inner-packet
  * parser of the send path.
  *

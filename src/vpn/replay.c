@@ -9,6 +9,7 @@
  * two live counters share a bit.  Bits above top inside top's own word are
  * never set, because only counters <= top are ever recorded.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "vpn/replay.h"
@@ -54,6 +55,8 @@ replay_check(struct replay *r, uint64_t counter)
 		return 0;	/* too old */
 	}
 
+	/* counter is in the window now: only a bug could have it elsewhere */
+	assert(counter <= r->top && r->top - counter < REPLAY_WINDOW);
 	w = &r->bits[word % REPLAY_WORDS];
 	if (*w & mask)
 		return 0;	/* replay */

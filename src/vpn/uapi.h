@@ -52,6 +52,17 @@
  * it within REQUEST after that; a reply must be written within REQUEST. */
 #define UAPI_IDLE_TIMEOUT_MS 120000
 #define UAPI_REQUEST_TIMEOUT_MS 30000
+/*
+ * uapi_accept_loop: at most UAPI_CONNS_MAX connections served at once (more
+ * wait in the listen backlog of UAPI_BACKLOG until one closes); when accept
+ * runs out of descriptors or memory it tries again every
+ * UAPI_ACCEPT_BACKOFF_MS; either limit is logged at most once per
+ * UAPI_ACCEPT_LOG_MS.
+ */
+#define UAPI_CONNS_MAX 64
+#define UAPI_BACKLOG 16
+#define UAPI_ACCEPT_BACKOFF_MS 100
+#define UAPI_ACCEPT_LOG_MS 10000
 
 struct uapi_allowed_ip {
 	int family;		/* AF_INET / AF_INET6 */
@@ -124,6 +135,15 @@ struct uapi_ops {
 int uapi_listen(const char *dir, const char *ifname, struct kerr *err);
 /* Remove DIR/IFNAME.sock (dir NULL: the default); for shutdown. */
 void uapi_unlink(const char *dir, const char *ifname);
+
+/*
+ * Accept connections on lfd (from uapi_listen) and serve each with
+ * uapi_serve(fd, ops, ctx) in a detached thread of its own, which closes
+ * it; the caps above apply.  Blocking, for a dedicated thread: returns -1
+ * only when accept fails for good (logged), once the connections in
+ * flight have ended.  Does not close lfd.
+ */
+int uapi_accept_loop(int lfd, const struct uapi_ops *ops, void *ctx);
 
 /*
  * Serve one accepted connection until EOF: read requests, call ops, write

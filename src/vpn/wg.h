@@ -3,8 +3,10 @@
  * formats, MAC1/MAC2 and cookies, timers), without sockets or TUN: a packet
  * goes in with the time, packets come out through two callbacks.  That keeps
  * the protocol testable in-process with an injected clock (tests/unit/
- * test_wg.c) and fuzzable (fuzz/fuzz_wg_packet.c); src/vpn/kodenvpn.c puts
- * it on a TUN device and a UDP socket.
+ * test_wg.c) and fuzzable (fuzz/fuzz_wg_packet.c); koden-vpn (src/vpn/
+ * kodenvpn.c and the vpn_*.c around it) puts it on a TUN device and a UDP
+ * socket.  The engine is src/vpn/wg_*.c, one concern a file as the kernel's
+ * drivers/net/wireguard/ has them; what they share is in wg_int.h.
  *
  * Handshake: Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s from src/crypto/noise.c
  * with the prologue "WireGuard v1 zx2c4 Jason@zx2c4.com"; the first message
@@ -51,9 +53,12 @@
 #define WG_DATA_HEADER_LEN 16
 #define WG_DATA_MIN_LEN (WG_DATA_HEADER_LEN + NOISE_TAGLEN)	/* keepalive */
 
+/* Inner packets are padded to a multiple of this (§5.4.6). */
+#define WG_PAD_MULTIPLE 16
 /* Largest inner IP packet, and so the largest datagram we build or take. */
 #define WG_PACKET_MAX 65535
-#define WG_DATAGRAM_MAX (WG_DATA_HEADER_LEN + WG_PACKET_MAX + 16 + NOISE_TAGLEN)
+#define WG_DATAGRAM_MAX (WG_DATA_HEADER_LEN + WG_PACKET_MAX + WG_PAD_MULTIPLE + \
+    NOISE_TAGLEN)
 
 /* Whitepaper §6.1 constants (seconds, messages). */
 #define WG_REKEY_AFTER_MESSAGES (1ULL << 60)
@@ -74,7 +79,8 @@
 #define WG_UNDER_LOAD_PER_SEC 256
 /* Initiations accepted per peer per second (whitepaper §5.1 flood limit). */
 #define WG_INITIATIONS_PER_SEC 50
-#define WG_INDEX_BUCKETS 4096
+#define WG_INDEX_BUCKET_BITS 12
+#define WG_INDEX_BUCKETS (1u << WG_INDEX_BUCKET_BITS)
 /* Under load, handshake messages with a valid MAC2 are still limited per
  * source address (wireguard-go's ratelimiter): WG_RATE_PER_SEC a second,
  * bursts of WG_RATE_BURST, in a table of WG_RATE_SLOTS addresses (a hash

@@ -1,9 +1,11 @@
 /*
- * The WireGuard UAPI (src/vpn/uapi.c): the set parser on every key and on
+ * The WireGuard UAPI (src/vpn/uapi_*.c): the set parser on every key and on
  * hostile input, the get formatter byte for byte, uapi_serve over a
- * socketpair, uapi_listen's socket file, and finally the real wg(8) binary
- * driving uapi_serve through /var/run/wireguard/kuapiPID.sock (skipped when
- * wg is not installed or we are not root).
+ * socketpair, uapi_listen's socket file, uapi_accept_loop in a child
+ * process (the connection cap; no spinning when accept hits EMFILE), and
+ * finally the real wg(8) binary driving uapi_serve through
+ * /var/run/wireguard/kuapiPID.sock (skipped when wg is not installed or we
+ * are not root).
  *
  * The "device" behind uapi_ops here is a test double, struct fake_dev: an
  * in-memory configuration that applies set requests the way a WireGuard
@@ -13,11 +15,14 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1078,6 +1085,244 @@ test_listen(void **state)
 	rmdir(dir);
 }
 
+/* ---- uapi_accept_loop: the connection cap, and no spinning on EMFILE ---- */
+
+/*
+ * A child process running uapi_accept_loop on lfd with the test double,
+ * its log (stderr) in logpath.  nofile > 0: only that many descriptors
+ * free for connections (RLIMIT_NOFILE), so that accept fails with EMFILE.
+ */
+static pid_t accept_pid;	/* the child, killed by accept_teardown */
+
+static pid_t
+accept_child(int lfd, const char *logpath, int nofile)
+{
+	static struct fake_dev dev;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid != 0)
+		return accept_pid = pid;
+	int lf = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	/* dies with the test, whatever the test did */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+		_exit(2);
+	if (lf < 0 || dup2(lf, 2) < 0 || dup2(lfd, 3) < 0)
+		_exit(2);
+	for (int fd = 4; fd < 1024; fd++)
+		close(fd);
+	if (nofile > 0) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(2);
+		rl.rlim_cur = (rlim_t)(4 + nofile);	/* fds 4.. are free */
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			_exit(2);
+	}
+	fake_init(&dev);
+	(void)uapi_accept_loop(3, &fake_ops, &dev);
+	_exit(1);
+}
+
+static void
+accept_child_stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	accept_pid = 0;
+}
+
+/* After an accept test, also a failed one: no child left behind. */
+static int
+accept_teardown(void **state)
+{
+	(void)state;
+	if (accept_pid > 0) {
+		kill(accept_pid, SIGKILL);
+		(void)waitpid(accept_pid, NULL, 0);
+		accept_pid = 0;
+	}
+	return 0;
+}
+
+static int
+uapi_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* Something to read on fd within ms milliseconds. */
+static bool
+readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* A get request on fd is answered, the fake device being empty. */
+static void
+get_answered(int fd)
+{
+	char *rep = transact(fd, "get=1\n\n");
+
+	assert_string_equal(rep, "errno=0\n\n");
+	free(rep);
+}
+
+/* utime + stime of process pid, all threads, in clock ticks. */
+static long
+cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	long utime = -1, stime = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	p = strrchr(buf, ')');	/* after the command name */
+	assert_non_null(p);
+	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime */
+	assert_int_equal(sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %ld %ld", &utime, &stime), 2);
+	return utime + stime;
+}
+
+static bool
+file_has(const char *path, const char *needle)
+{
+	char buf[8192];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+static void
+test_accept_cap(void **state)
+{
+	char dir[] = "/tmp/koden-uapi.XXXXXX", path[512], logp[512];
+	struct kerr e = { "" };
+	int lfd, held[UAPI_CONNS_MAX], extra;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/kc0.sock", dir);
+	snprintf(logp, sizeof(logp), "%s/log", dir);
+	lfd = uapi_listen(dir, "kc0", &e);
+	if (lfd < 0)
+		fail_msg("uapi_listen: %s", e.msg);
+	pid = accept_child(lfd, logp, 0);
+	close(lfd);
+
+	/* UAPI_CONNS_MAX connections, each served, all held open */
+	for (int i = 0; i < UAPI_CONNS_MAX; i++) {
+		held[i] = uapi_connect(path);
+		get_answered(held[i]);
+	}
+	/* one more gets in line (the backlog), unanswered while at the cap */
+	extra = uapi_connect(path);
+	send_all(extra, "get=1\n\n", 7);
+	assert_false(readable(extra, 500));
+	/* one connection goes: the waiting one is served */
+	close(held[0]);
+	assert_true(readable(extra, 10000));
+	{
+		char *rep = read_reply(extra);
+
+		assert_string_equal(rep, "errno=0\n\n");
+		free(rep);
+	}
+	/* and when they all go, `wg show` still answers */
+	for (int i = 1; i < UAPI_CONNS_MAX; i++)
+		close(held[i]);
+	close(extra);
+	extra = uapi_connect(path);
+	get_answered(extra);
+	close(extra);
+	accept_child_stop(pid);
+	assert_true(file_has(logp, "connections open, the most served at once "
+	    "(UAPI_CONNS_MAX)"));
+	unlink(logp);
+	uapi_unlink(dir, "kc0");
+	rmdir(dir);
+}
+
+static void
+test_accept_emfile(void **state)
+{
+	char dir[] = "/tmp/koden-uapi.XXXXXX", path[512], logp[512];
+	struct kerr e = { "" };
+	struct timespec second = { 1, 0 };
+	int lfd, a, b, waiting[3];
+	long before, used;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ke0.sock", dir);
+	snprintf(logp, sizeof(logp), "%s/log", dir);
+	lfd = uapi_listen(dir, "ke0", &e);
+	if (lfd < 0)
+		fail_msg("uapi_listen: %s", e.msg);
+	pid = accept_child(lfd, logp, 2);	/* room for two connections */
+	close(lfd);
+
+	a = uapi_connect(path);
+	get_answered(a);
+	b = uapi_connect(path);
+	get_answered(b);
+	/* three more: accept fails with EMFILE while a and b hold the fds */
+	for (int i = 0; i < 3; i++) {
+		waiting[i] = uapi_connect(path);
+		send_all(waiting[i], "get=1\n\n", 7);
+	}
+	assert_false(readable(waiting[0], 300));
+	/* a loop that retried at once would burn a whole CPU second here */
+	before = cpu_ticks(pid);
+	while (nanosleep(&second, &second) != 0)
+		;
+	used = cpu_ticks(pid) - before;
+	print_message("accept loop at EMFILE: %ld of %ld clock ticks in 1 s\n",
+	    used, sysconf(_SC_CLK_TCK));
+	assert_true(used * 10 < sysconf(_SC_CLK_TCK));	/* under 0.1 s */
+	/* descriptors free again: the waiting ones are served, in turn */
+	close(a);
+	close(b);
+	for (int i = 0; i < 3; i++) {
+		char *rep;
+
+		assert_true(readable(waiting[i], 10000));
+		rep = read_reply(waiting[i]);
+		assert_string_equal(rep, "errno=0\n\n");
+		free(rep);
+		close(waiting[i]);
+	}
+	accept_child_stop(pid);
+	assert_true(file_has(logp, "uapi accept: Too many open files: trying "
+	    "again every"));
+	unlink(logp);
+	uapi_unlink(dir, "ke0");
+	rmdir(dir);
+}
+
 /* ---- the real wg(8) against uapi_serve ---- */
 
 struct wg_server {
@@ -1269,6 +1514,8 @@ main(void)
 		cmocka_unit_test(test_serve_errors),
 		cmocka_unit_test(test_serve_many_peers),
 		cmocka_unit_test(test_listen),
+		cmocka_unit_test_teardown(test_accept_cap, accept_teardown),
+		cmocka_unit_test_teardown(test_accept_emfile, accept_teardown),
 		cmocka_unit_test(test_wg_tool),
 	};
 

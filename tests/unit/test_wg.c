@@ -1,5 +1,5 @@
 /*
- * The WireGuard protocol engine (src/vpn/wg.c) between in-process devices:
+ * The WireGuard protocol engine (src/vpn/wg_*.c) between in-process devices:
  * no sockets, no TUN, an injected clock.  Each device's output datagrams
  * and TUN writes are captured; deliver() carries datagrams from one device
  * to another with a chosen source address.
