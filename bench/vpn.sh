@@ -149,7 +149,9 @@ ina ip addr add 10.199.0.1/24 dev kbench-va
 inb ip addr add 10.199.0.2/24 dev kbench-vb
 ina ip link set kbench-va up
 inb ip link set kbench-vb up
-inb iperf3 -s >"$T/iperf3-server.log" 2>&1 &
+# not through inb: $! must be iperf3's own pid (ip netns exec execs it), or
+# cleanup kills a subshell and leaves the server running
+ip netns exec "$NB" iperf3 -s >"$T/iperf3-server.log" 2>&1 &
 PIDS+=($!)
 
 # wait_ping ADDR SECONDS: until ADDR answers from namespace a
