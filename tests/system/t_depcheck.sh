@@ -111,20 +111,21 @@ expect_exit 1 "cli including node's internal header fails" planted
 expect_err "src/cli/main.c:1: includes node/node_int.h, internal to node/" \
 	"the internal header is named"
 
-# the real tree with one planted back-arrow: the audit log calling the CLI
+# the real tree with one planted back-arrow: the audit log loading kodend's
+# configuration to learn the node's name, as auditlog.c once did
 mkdir -p "$T/real"
 cp -r src "$T/real/src"
 cp -r "$B/src" "$T/real/obj"
-printf '%s\n' '#include "cli/cli.h"' \
-	'void audit_planted(void) { cli_warn("planted"); }' \
+printf '%s\n' '#include "node/config.h"' \
+	'int audit_planted(struct config *c) { return config_load(c, ".", 0); }' \
 	>"$T/real/src/audit/planted.c"
 "$CC" -c -std=c11 -Isrc $(pkg-config --cflags libsodium 2>/dev/null) \
 	-o "$T/real/obj/audit/planted.o" "$T/real/src/audit/planted.c" ||
 	not_ok "the planted file compiles"
-expect_exit 1 "the real tree with audit calling cli fails" \
+expect_exit 1 "the real tree with audit calling node fails" \
 	$DEPCHECK --src "$T/real/src" --obj "$T/real/obj"
-expect_err "src/audit/planted.c:1: back-arrow audit -> cli \(includes cli/cli.h\)" \
+expect_err "src/audit/planted.c:1: back-arrow audit -> node \(includes node/config.h\)" \
 	"its include is named"
-expect_err "back-arrow audit -> cli: src/audit/planted.c uses cli_warn of src/cli/util.c" \
+expect_err "back-arrow audit -> node: src/audit/planted.c uses config_load of src/node/config.c" \
 	"its call is named"
 exit $failed
